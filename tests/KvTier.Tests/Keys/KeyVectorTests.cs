@@ -51,26 +51,12 @@ public sealed class KeyVectorTests
     private static KvLayout ParseLayout(JsonElement l)
     {
         JsonElement rope = l.GetProperty("rope");
-        RopePairing pairing = rope.GetProperty("pairing").GetString() switch
-        {
-            "none" => RopePairing.None,
-            "adjacent" => RopePairing.AdjacentPairs,
-            "split-half" => RopePairing.SplitHalves,
-            var other => throw new InvalidDataException($"Unknown pairing {other}"),
-        };
-        KvElementType element = l.GetProperty("elementType").GetString() switch
-        {
-            "f32" => KvElementType.Float32,
-            "f16" => KvElementType.Float16,
-            "bf16" => KvElementType.BFloat16,
-            var other => throw new InvalidDataException($"Unknown element type {other}"),
-        };
         return new KvLayout(
             l.GetProperty("layers").GetInt32(),
             l.GetProperty("kvHeads").GetInt32(),
             l.GetProperty("headDim").GetInt32(),
-            element,
-            new RopeParameters(rope.GetProperty("theta").GetDouble(), rope.GetProperty("rotaryDims").GetInt32(), pairing),
+            LayoutNames.ParseElementType(l.GetProperty("elementType").GetString()!),
+            new RopeParameters(rope.GetProperty("theta").GetDouble(), rope.GetProperty("rotaryDims").GetInt32(), LayoutNames.ParsePairing(rope.GetProperty("pairing").GetString()!)),
             l.GetProperty("keysAfterRope").GetBoolean());
     }
 

@@ -1,0 +1,33 @@
+using KvTier.Reference;
+using Spectre.Console;
+
+namespace KvTier.Cli;
+
+/// <summary>Where a command writes, and how its failures become one-line messages and exit codes.</summary>
+/// <param name="Output">Standard output: what scripts read.</param>
+/// <param name="Error">Standard error: diagnostics, one line each.</param>
+/// <param name="Console">Progress displays and tables for people.</param>
+internal sealed record CliContext(TextWriter Output, TextWriter Error, IAnsiConsole Console)
+{
+    /// <summary>
+    /// Runs a command body, turning the failures a user can cause into one line on standard error and an
+    /// exit code. Anything else is a bug and propagates with its stack trace.
+    /// </summary>
+    public int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (ModelNotFoundException e)
+        {
+            Error.WriteLine($"kvtier: {e.Message}");
+            return KvTierCli.ModelMissing;
+        }
+        catch (Exception e) when (e is KvTierFormatException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Error.WriteLine($"kvtier: {e.Message}");
+            return KvTierCli.Failure;
+        }
+    }
+}

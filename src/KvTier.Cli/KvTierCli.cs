@@ -1,0 +1,40 @@
+using System.CommandLine;
+using KvTier.Cli.Commands;
+using Spectre.Console;
+
+namespace KvTier.Cli;
+
+/// <summary>
+/// The <c>kvtier</c> command tree. Output goes to the writers given, so that tests run it in-process.
+/// Exit codes: 0 success, 1 bad input or failed operation, 2 model files not found.
+/// </summary>
+internal static class KvTierCli
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int ModelMissing = 2;
+
+    /// <summary>Parses <paramref name="args"/> and runs the command.</summary>
+    /// <param name="args">The command line.</param>
+    /// <param name="output">Standard output.</param>
+    /// <param name="error">Standard error.</param>
+    /// <param name="console">Where progress displays and tables go (the terminal, or a writer in tests).</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error, IAnsiConsole console)
+    {
+        var context = new CliContext(output, error, console);
+        RootCommand root = Build(context);
+        ParseResult parse = root.Parse(args);
+        return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
+    }
+
+    /// <summary>Builds the command tree.</summary>
+    internal static RootCommand Build(CliContext context)
+    {
+        var root = new RootCommand("KvTier: a storage engine for LLM key/value caches.");
+        root.Options.Add(CommonOptions.Models);
+        root.Subcommands.Add(DemoCommand.Create(context));
+        root.Subcommands.Add(ModelCommand.Create(context));
+        root.Subcommands.Add(KeysCommand.Create(context));
+        return root;
+    }
+}
