@@ -21,13 +21,16 @@ internal sealed record CliContext(TextWriter Output, TextWriter Error, IAnsiCons
         }
         catch (ModelNotFoundException e)
         {
-            Error.WriteLine($"kvtier: {e.Message}");
+            Error.WriteLine($"kvtier: {OneLine(e.Message)}");
             return KvTierCli.ModelMissing;
         }
         catch (Exception e) when (e is KvTierFormatException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            Error.WriteLine($"kvtier: {e.Message}");
+            Error.WriteLine($"kvtier: {OneLine(e.Message)}");
             return KvTierCli.Failure;
         }
     }
+
+    // Some exception messages span lines (ArgumentOutOfRangeException adds "Actual value was …").
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
 }

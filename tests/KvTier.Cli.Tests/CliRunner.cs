@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using Spectre.Console;
+
+namespace KvTier.Cli.Tests;
+
+/// <summary>What one run of the <c>kvtier</c> command produced.</summary>
+internal sealed record CliResult(int ExitCode, string Output, string Error, string Console);
+
+/// <summary>Runs the <c>kvtier</c> command in-process (fast) or as a child process (the real program, for cross-process checks).</summary>
+internal static class CliRunner
+{
+    public static CliResult Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var consoleText = new StringWriter();
+        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(consoleText),
+        });
+        int code = KvTierCli.Run(args, output, error, console);
+        return new CliResult(code, output.ToString(), error.ToString(), consoleText.ToString());
+    }
+
+    /// <summary>Runs the built <c>kvtier</c> program (copied beside the tests) in a new process.</summary>
+    public static CliResult RunProcess(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = System.Text.Encoding.UTF8,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kvtier.dll"));
+        foreach (string arg in args)
+            start.ArgumentList.Add(arg);
+        using Process process = Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"kvtier {string.Join(' ', args)} did not finish in 2 minutes.");
+        }
+
+        return new CliResult(process.ExitCode, stdout.Result, stderr.Result, string.Empty);
+    }
+}

@@ -1,0 +1,34 @@
+using KvTier.Testing;
+using Xunit;
+
+namespace KvTier.Cli.Tests;
+
+/// <summary><c>kvtier demo</c>, the main job, runs end to end and its reuse check holds.</summary>
+public sealed class DemoCommandTests
+{
+    [RequiresModelFact]
+    public void Demo_reports_every_request_and_a_reuse_check_that_matches_full_prefill()
+    {
+        CliResult result = CliRunner.Run("demo", "--steps", "200", "--chunk-tokens", "64");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(string.Empty, result.Error);
+        string text = result.Console;
+        for (int i = 1; i <= 5; i++)
+            Assert.Contains($"{i}: ", text, StringComparison.Ordinal);
+        Assert.Contains("What a cache would hold", text, StringComparison.Ordinal);
+        // Request 5 repeats request 1: all 64-token chunks of its 200 positions are found (3 full + 1 partial).
+        Assert.Contains("4 of 4", text, StringComparison.Ordinal);
+        Assert.Contains("loaded 192 cached positions (3 chunks) and computed 8 of 200", text.ReplaceLineEndings(" ").Replace("  ", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("identical within 1e-5", text, StringComparison.Ordinal);
+    }
+
+    [RequiresModelFact]
+    public void Steps_beyond_the_context_are_rejected()
+    {
+        CliResult result = CliRunner.Run("demo", "--steps", "9999");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--steps must be within [1, 512]", result.Error, StringComparison.Ordinal);
+    }
+}
