@@ -125,14 +125,22 @@ public static class KvCacheFile
         if (file.Tensors.Count != expectedTensors)
             throw new KvCacheFileException($"Expected {expectedTensors} tensors (tokens and K, V per layer); found {file.Tensors.Count}.", source);
 
+        // Every tensor is checked before anything is allocated: the file's own bytes then bound the allocation.
         CheckTensor(file, TokensTensor, SafetensorsDType.I32, [tokenCount]);
-        int[] tokens = file.ToInt32Array(TokensTensor);
-        var cache = new KvCache(fingerprint.Layout.Layers, fingerprint.Layout.KvDim, Math.Max(tokenCount, 1));
         for (int layer = 0; layer < fingerprint.Layout.Layers; layer++)
         {
             CheckTensor(file, KeysTensor(layer), SafetensorsDType.F32, [tokenCount, fingerprint.Layout.KvDim]);
             CheckTensor(file, ValuesTensor(layer), SafetensorsDType.F32, [tokenCount, fingerprint.Layout.KvDim]);
-            cache.Load(layer, file.GetFloat32(KeysTensor(layer)), file.GetFloat32(ValuesTensor(layer)));
+        }
+
+        int[] tokens = file.ToInt32Array(TokensTensor);
+        var cache = new KvCache(fingerprint.Layout.Layers, fingerprint.Layout.KvDim, Math.Max(tokenCount, 1));
+        int floats = tokenCount * fingerprint.Layout.KvDim;
+        for (int layer = 0; layer < fingerprint.Layout.Layers; layer++)
+        {
+            // Copy (not the zero-copy views): correct on either endianness, and the cache is written exactly once.
+            file.CopyFloat32(KeysTensor(layer), cache.WritableKeys(layer)[..floats]);
+            file.CopyFloat32(ValuesTensor(layer), cache.WritableValues(layer)[..floats]);
         }
 
         cache.SetLength(tokenCount);
