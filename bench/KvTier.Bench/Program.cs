@@ -10,10 +10,22 @@ internal static class Program
     private static void Main(string[] args)
     {
         string results = Path.Combine(FindBenchDirectory(), "results");
+        string artifacts = Path.Combine(results, "artifacts");
         IConfig config = DefaultConfig.Instance
-            .WithArtifactsPath(Path.Combine(results, "artifacts"))
+            .WithArtifactsPath(artifacts)
             .AddExporter(JsonExporter.Full);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+
+        // Keep one JSON per benchmark class beside the (ignored) artifacts: bench/results/<Class>.json.
+        string reports = Path.Combine(artifacts, "results");
+        if (!Directory.Exists(reports))
+            return;
+        foreach (string report in Directory.GetFiles(reports, "*-report-full.json"))
+        {
+            string name = Path.GetFileName(report).Replace("-report-full.json", ".json", StringComparison.Ordinal);
+            name = name[(name.LastIndexOf('.', name.Length - 6) + 1)..];
+            File.Copy(report, Path.Combine(results, name), overwrite: true);
+        }
     }
 
     private static string FindBenchDirectory()
