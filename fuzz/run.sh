@@ -4,6 +4,7 @@
 # Installs what is missing (afl++ from apt, the SharpFuzz instrumentation tool from NuGet), publishes
 # fuzz/KvTier.Fuzz, instruments the KvTier assemblies, and runs afl-fuzz for SECONDS (default 60).
 # Findings go to fuzz/findings/TARGET (gitignored); the script exits 1 if AFL saved any crash.
+# With KVTIER_MODELS set to the models root, the tokenizer target also starts from stories260K's tok512.bin.
 set -euo pipefail
 
 target="${1:?usage: fuzz/run.sh TARGET [SECONDS]}"
@@ -33,8 +34,10 @@ rm -rf "$out"
 dotnet publish "$fuzz_dir/KvTier.Fuzz/KvTier.Fuzz.csproj" -c Release -o "$out" -p:UseAppHost=false --nologo -v quiet
 
 echo "== instrumenting"
-for assembly in KvTier.dll KvTier.Reference.dll; do
-    if [ -f "$out/$assembly" ]; then sharpfuzz "$out/$assembly"; fi
+# src/KvTier builds KvTier.Core.dll. A missing assembly is an error, not a skip: without instrumentation AFL runs blind.
+for assembly in KvTier.Core.dll KvTier.Reference.dll; do
+    if [ ! -f "$out/$assembly" ]; then echo "run.sh: $out/$assembly not found; update the list of assemblies to instrument" >&2; exit 2; fi
+    sharpfuzz "$out/$assembly"
 done
 
 if [ -z "$(ls -A "$corpus" 2>/dev/null)" ]; then
@@ -42,8 +45,25 @@ if [ -z "$(ls -A "$corpus" 2>/dev/null)" ]; then
     dotnet "$out/kvtier-fuzz.dll" seeds "$target" "$corpus"
 fi
 
-dictionary=()
-if [ -f "$fuzz_dir/$target.dict" ]; then dictionary=(-x "$fuzz_dir/$target.dict"); fi
+# AFL's input folder: the committed seeds, plus the real model's files when KVTIER_MODELS names the models root
+# (the folder holding stories260K/). The 1 MiB checkpoint itself is not added: AFL reads at most 1 MiB of a test case.
+inputs="$corpus"
+models="${KVTIER_MODELS:-}"
+if [ "$target" = tokenizer ] && [ -n "$models" ] && [ -f "$models/stories260K/tok512.bin" ]; then
+    inputs="$out/inputs"
+    mkdir -p "$inputs"
+    cp "$corpus"/* "$inputs"/
+    # The tokenizer target reads the vocabulary size first, uint16 little-endian: 512 = 00 02.
+    { printf '\x00\x02'; cat "$models/stories260K/tok512.bin"; } > "$inputs/stories260K-tok512.bin"
+    echo "== added $models/stories260K/tok512.bin to the inputs"
+fi
+
+dictionary_names=("$target")
+if [ "$target" = kv-cache ]; then dictionary_names+=(safetensors); fi  # a KV-cache file is a safetensors file
+dictionaries=()
+for name in "${dictionary_names[@]}"; do
+    if [ -f "$fuzz_dir/$name.dict" ]; then dictionaries+=(-x "$fuzz_dir/$name.dict"); fi
+done
 
 # dotnet itself is not instrumented (SharpFuzz instruments the IL), so AFL must not check the binary;
 # the container's core_pattern and CPU governor are not ours to change.
@@ -51,7 +71,7 @@ export AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRA
 export AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_FORKSRV_INIT_TMOUT=60000
 mkdir -p "$findings"
 echo "== afl-fuzz $target for ${seconds}s"
-afl-fuzz -V "$seconds" -i "$corpus" -o "$findings" -t 5000 -m none "${dictionary[@]}" \
+afl-fuzz -V "$seconds" -i "$inputs" -o "$findings" -t 5000 -m none "${dictionaries[@]}" \
     -- dotnet "$out/kvtier-fuzz.dll" "$target"
 
 stats="$findings/default/fuzzer_stats"

@@ -13,6 +13,9 @@ internal static class Program
     private static readonly Dictionary<string, FuzzTarget> Targets = new(StringComparer.Ordinal)
     {
         ["safetensors"] = SafetensorsTarget.Target,
+        ["checkpoint"] = CheckpointTarget.Target,
+        ["tokenizer"] = TokenizerTarget.Target,
+        ["kv-cache"] = KvCacheFileTarget.Target,
     };
 
     private static int Main(string[] args)

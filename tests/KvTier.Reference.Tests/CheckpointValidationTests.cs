@@ -68,6 +68,7 @@ public sealed class CheckpointValidationTests
     [InlineData(4, 0, "n_kv_heads")]
     [InlineData(4, 4, "n_kv_heads")] // more KV heads than query heads
     [InlineData(5, 0, "vocab_size")]
+    [InlineData(5, 2, "vocab_size")] // BOS and EOS must exist (found by fuzzing: Encode emitted ids outside the vocabulary)
     [InlineData(5, int.MinValue, "vocab_size")]
     [InlineData(5, (1 << 20) + 1, "vocab_size")]
     [InlineData(6, 0, "seq_len")]
@@ -167,10 +168,10 @@ public sealed class CheckpointValidationTests
     [InlineData(new byte[] { 0, 0, 0, 0 }, 0)]            // max_token_length 0
     [InlineData(new byte[] { 255, 255, 255, 255 }, 0)]    // max_token_length -1
     [InlineData(new byte[] { 1, 0, 1, 0 }, 0)]            // max_token_length 65537
-    [InlineData(new byte[] { 4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 65 }, 13)] // one token where two are needed
+    [InlineData(new byte[] { 4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 65 }, 13)] // one token where three are needed
     public void MalformedTokenizerHeadersAreRejected(byte[] bytes, long offset)
     {
-        var e = Assert.Throws<InvalidModelFileException>(() => Tokenizer.Parse(bytes, 2, "tok"));
+        var e = Assert.Throws<InvalidModelFileException>(() => Tokenizer.Parse(bytes, 3, "tok"));
         Assert.Equal(offset, e.Offset);
     }
 
@@ -181,10 +182,10 @@ public sealed class CheckpointValidationTests
     [InlineData(int.MaxValue)]
     public void TokenLengthsOutsideTheirBoundAreRejected(int length)
     {
-        byte[] bytes = SyntheticCheckpoint.BuildTokenizer([("ab"u8.ToArray(), 0f), ("cd"u8.ToArray(), 0f)], maxTokenLength: 4);
+        byte[] bytes = SyntheticCheckpoint.BuildTokenizer([("ab"u8.ToArray(), 0f), ("cd"u8.ToArray(), 0f), ("ef"u8.ToArray(), 0f)], maxTokenLength: 4);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 + 10 + 4), length); // after max_token_length and token 0 (score, length, "ab"), token 1's score
 
-        var e = Assert.Throws<InvalidModelFileException>(() => Tokenizer.Parse(bytes, 2));
+        var e = Assert.Throws<InvalidModelFileException>(() => Tokenizer.Parse(bytes, 3));
         Assert.Equal(4 + 10 + 4, e.Offset);
     }
 

@@ -71,6 +71,16 @@ public sealed class TokenizerTests
         Assert.Equal(403, Tok.Encode("Once", bos: false)[0]); // " Once"
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void VocabulariesWithoutBosAndEosAreRejected(int vocabSize)
+    {
+        // Found by fuzzing: a 1- or 2-token vocabulary was accepted, and Encode then emitted BOS/EOS ids outside it.
+        byte[] file = [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, (byte)'a', 0, 0, 0, 0, 1, 0, 0, 0, (byte)'b'];
+        Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.Parse(file.AsSpan(0, vocabSize == 1 ? 13 : 22), vocabSize));
+    }
+
     [Fact]
     public void DuplicateStringsResolveToTheLowestId()
     {

@@ -15,6 +15,9 @@ public sealed record LlamaConfig
     /// <summary>Largest feed-forward width, vocabulary size and context length accepted.</summary>
     public const int MaxHiddenDim = 1 << 20;
 
+    /// <summary>Smallest vocabulary accepted: token ids 0 (unknown), 1 (BOS) and 2 (EOS) must exist.</summary>
+    public const int MinVocabSize = 3;
+
     /// <summary>Largest vocabulary accepted.</summary>
     public const int MaxVocabSize = 1 << 20;
 
@@ -30,7 +33,7 @@ public sealed record LlamaConfig
     /// <param name="layers">Transformer layers, 1 to <see cref="MaxLayers"/>.</param>
     /// <param name="heads">Query heads; must divide <paramref name="dim"/> into an even head size of at most <see cref="KvLayout.MaxHeadDim"/>.</param>
     /// <param name="kvHeads">Key/value heads; must divide <paramref name="heads"/>, at most <see cref="KvLayout.MaxKvHeads"/>.</param>
-    /// <param name="vocabSize">Vocabulary size, 1 to <see cref="MaxVocabSize"/>.</param>
+    /// <param name="vocabSize">Vocabulary size, <see cref="MinVocabSize"/> to <see cref="MaxVocabSize"/>.</param>
     /// <param name="seqLen">Context length (KV cache capacity), 1 to <see cref="MaxSeqLen"/>.</param>
     /// <param name="sharedClassifier">True when the output classifier reuses the token embedding.</param>
     /// <exception cref="ArgumentException">A value is outside its range or the values do not fit together.</exception>
@@ -110,8 +113,9 @@ public sealed record LlamaConfig
         if (kvHeads > KvLayout.MaxKvHeads)
             return $"n_kv_heads {kvHeads} exceeds {KvLayout.MaxKvHeads}";
         field = 5;
-        if (vocabSize is < 1 or > MaxVocabSize)
-            return $"vocab_size {vocabSize} is outside [1, {MaxVocabSize}]";
+        // BOS (1) and EOS (2) are part of every llama2.c vocabulary: fewer than 3 tokens cannot encode a prompt.
+        if (vocabSize is < MinVocabSize or > MaxVocabSize)
+            return $"vocab_size {vocabSize} is outside [{MinVocabSize}, {MaxVocabSize}]";
         field = 6;
         if (seqLen is < 1 or > MaxSeqLen)
             return $"seq_len {seqLen} is outside [1, {MaxSeqLen}]";

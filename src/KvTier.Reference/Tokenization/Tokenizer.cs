@@ -77,7 +77,7 @@ public sealed class Tokenizer
 
     /// <summary>Reads a tokenizer file.</summary>
     /// <param name="path">Path of the file.</param>
-    /// <param name="vocabSize">Number of tokens (the checkpoint's vocabulary size), 1 to <see cref="MaxVocabSize"/>.</param>
+    /// <param name="vocabSize">Number of tokens (the checkpoint's vocabulary size), <see cref="LlamaConfig.MinVocabSize"/> to <see cref="MaxVocabSize"/>.</param>
     /// <returns>The tokenizer.</returns>
     /// <exception cref="InvalidModelFileException">The file is not a valid llama2.c tokenizer for that many tokens.</exception>
     /// <exception cref="IOException">The file cannot be opened or read.</exception>
@@ -97,7 +97,7 @@ public sealed class Tokenizer
 
     /// <summary>Parses a tokenizer held in memory.</summary>
     /// <param name="bytes">The whole file.</param>
-    /// <param name="vocabSize">Number of tokens (the checkpoint's vocabulary size), 1 to <see cref="MaxVocabSize"/>.</param>
+    /// <param name="vocabSize">Number of tokens (the checkpoint's vocabulary size), <see cref="LlamaConfig.MinVocabSize"/> to <see cref="MaxVocabSize"/>.</param>
     /// <param name="sourceName">Name to report in errors (a path); null when unknown.</param>
     /// <returns>The tokenizer.</returns>
     /// <exception cref="InvalidModelFileException">The bytes are not a valid llama2.c tokenizer for that many tokens.</exception>
@@ -351,7 +351,7 @@ public sealed class Tokenizer
 
     private static void CheckVocabSize(int vocabSize)
     {
-        if (vocabSize is < 1 or > MaxVocabSize)
-            throw new ArgumentOutOfRangeException(nameof(vocabSize), vocabSize, $"Vocabulary size must be within [1, {MaxVocabSize}].");
+        if (vocabSize is < LlamaConfig.MinVocabSize or > MaxVocabSize)
+            throw new ArgumentOutOfRangeException(nameof(vocabSize), vocabSize, $"Vocabulary size must be within [{LlamaConfig.MinVocabSize}, {MaxVocabSize}] (BOS = 1 and EOS = 2 must exist).");
     }
 }
