@@ -64,6 +64,6 @@ internal static class CheckpointTarget
         // dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, shared classifier: all well under 4 KB.
         yield return ("shared-mha.bin", SyntheticLlamaFiles.Checkpoint(new LlamaConfig(4, 8, 1, 2, 2, 6, 4, sharedClassifier: true), seed: 1));
         yield return ("unshared-gqa.bin", SyntheticLlamaFiles.Checkpoint(new LlamaConfig(8, 4, 2, 2, 1, 5, 3, sharedClassifier: false), seed: 2));
-        yield return ("minimal.bin", SyntheticLlamaFiles.Checkpoint(new LlamaConfig(2, 1, 1, 1, 1, 1, 1, sharedClassifier: true), seed: 3));
+        yield return ("minimal.bin", SyntheticLlamaFiles.Checkpoint(new LlamaConfig(2, 1, 1, 1, 1, LlamaConfig.MinVocabSize, 1, sharedClassifier: true), seed: 3));
     }
 }
