@@ -13,16 +13,16 @@ internal static class Program
         string artifacts = Path.Combine(results, "artifacts");
         IConfig config = DefaultConfig.Instance
             .WithArtifactsPath(artifacts)
-            .AddExporter(JsonExporter.Full);
+            .AddExporter(JsonExporter.Brief);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
 
         // Keep one JSON per benchmark class beside the (ignored) artifacts: bench/results/<Class>.json.
         string reports = Path.Combine(artifacts, "results");
         if (!Directory.Exists(reports))
             return;
-        foreach (string report in Directory.GetFiles(reports, "*-report-full.json"))
+        foreach (string report in Directory.GetFiles(reports, "*-report-brief.json"))
         {
-            string name = Path.GetFileName(report).Replace("-report-full.json", ".json", StringComparison.Ordinal);
+            string name = Path.GetFileName(report).Replace("-report-brief.json", ".json", StringComparison.Ordinal);
             name = name[(name.LastIndexOf('.', name.Length - 6) + 1)..];
             File.Copy(report, Path.Combine(results, name), overwrite: true);
         }
