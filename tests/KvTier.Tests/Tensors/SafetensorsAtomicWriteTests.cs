@@ -88,18 +88,22 @@ public sealed class SafetensorsAtomicWriteTests : IDisposable
         a.WriteTo(path);
 
         using var done = new CancellationTokenSource();
+        var firstRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int reads = 0;
-        Task reader = Task.Run(() =>
+        Task reader = Task.Factory.StartNew(() =>
         {
             while (!done.IsCancellationRequested)
             {
                 byte[] seen = File.ReadAllBytes(path);
                 Assert.True(seen.AsSpan().SequenceEqual(aBytes) || seen.AsSpan().SequenceEqual(bBytes), $"torn read of {seen.Length} bytes");
                 SafetensorsFile.Parse(seen);
-                reads++;
+                Interlocked.Increment(ref reads);
+                firstRead.TrySetResult();
             }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
+        // Replace only once the reader is running, so that the two really overlap even on a busy 2-core machine.
+        await firstRead.Task.WaitAsync(TimeSpan.FromMinutes(1));
         for (int i = 0; i < 40; i++)
             (i % 2 == 0 ? b : a).WriteTo(path);
         done.Cancel();
