@@ -21,6 +21,7 @@ internal static class CliRunner
             Interactive = InteractionSupport.No,
             Out = new AnsiConsoleOutput(consoleText),
         });
+        console.Profile.Width = 240; // wide enough that no message the tests look for is wrapped
         int code = KvTierCli.Run(args, output, error, console);
         return new CliResult(code, output.ToString(), error.ToString(), consoleText.ToString());
     }

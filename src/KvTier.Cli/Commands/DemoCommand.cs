@@ -81,6 +81,12 @@ internal static class DemoCommand
                     tasks[i].Value = steps;
                     tasks[i].StopTask();
                     int[] tokens = [.. fed];
+                    if (!console.Profile.Capabilities.Interactive)
+                    {
+                        // A live display needs a terminal; elsewhere (logs, pipes) report each request as it finishes.
+                        console.MarkupLine(Markup.Escape($"request {i + 1} of {Prompts.Length}: \"{Prompts[i]}\" ran {tokens.Length} positions"));
+                    }
+
                     requests[i] = new Request(Prompts[i], tokens, session.Cache.TakePrefix(session.Cache.Length), keys.PrefixKeys(tokens));
                 }
             });
@@ -149,10 +155,10 @@ internal static class DemoCommand
         for (int i = 0; i < full.Length; i++)
             maxDelta = Math.Max(maxDelta, Math.Abs(full[i] - reused[i]));
 
-        console.MarkupLine($"Reuse check: request {requests.Length} loaded {cachedPositions} cached positions ({reusable} chunks) and computed "
-            + $"{continued.ForwardCount} of {repeat.Tokens.Length}; max |logit difference| against a full prefill = {maxDelta:G3}"
+        console.MarkupLine($"Reuse check: request {requests.Length} loaded {cachedPositions} cached positions ({reusable} {(reusable == 1 ? "chunk" : "chunks")}) and computed "
+            + $"{continued.ForwardCount} of {repeat.Tokens.Length} positions; max |logit difference| against a full prefill = {maxDelta:G3}"
             + (maxDelta <= 1e-5f ? " [green](identical within 1e-5)[/]" : " [red](DIFFERS)[/]"));
     }
 
-    private static string Short(ChunkKey key) => key.ToString()[..16] + "…";
+    private static string Short(ChunkKey key) => key.ToString()[..12] + "…";
 }
