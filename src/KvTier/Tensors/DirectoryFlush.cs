@@ -12,7 +12,8 @@ namespace KvTier.Tensors;
 internal static partial class DirectoryFlush
 {
     private const int ORdOnly = 0;
-    private const int ODirectory = 0x10000; // Linux asm-generic value, the same on x64 and Arm64.
+    // O_CLOEXEC is 02000000 on x64 and Arm64 alike. O_DIRECTORY is not used: its value differs between them
+    // (0x10000 on x64 is O_DIRECT on Arm64), and a plain read-only open of a directory works on Linux.
     private const int OCloexec = 0x80000;
 
     internal static void TryFlush(string directory)
@@ -21,7 +22,7 @@ internal static partial class DirectoryFlush
             return;
         try
         {
-            int fd = Open(directory, ORdOnly | ODirectory | OCloexec);
+            int fd = Open(directory, ORdOnly | OCloexec);
             if (fd < 0)
                 return;
             // SAFETY: fd is a descriptor this method opened and closes; nothing else sees it.
