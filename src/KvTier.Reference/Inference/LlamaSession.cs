@@ -112,12 +112,12 @@ public sealed partial class LlamaSession
         {
             CheckCompatible(reuse, nameof(reuse));
             reused = Math.Min(reuse.Length, tokens.Length - 1);
-        }
-
-        if (reuse is not null)
             reuse.CopyPrefixTo(Cache, reused);
+        }
         else
+        {
             Cache.SetLength(0);
+        }
 
         ReadOnlySpan<float> logits = default;
         for (int position = reused; position < tokens.Length; position++)
