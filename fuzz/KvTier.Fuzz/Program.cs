@@ -16,6 +16,7 @@ internal static class Program
         ["checkpoint"] = CheckpointTarget.Target,
         ["tokenizer"] = TokenizerTarget.Target,
         ["kv-cache"] = KvCacheFileTarget.Target,
+        ["chunk-record"] = ChunkRecordTarget.Target,
     };
 
     private static int Main(string[] args)
@@ -29,7 +30,10 @@ internal static class Program
         }
         if (args is [string replayTarget, string file] && Targets.TryGetValue(replayTarget, out FuzzTarget? replayed))
         {
-            replayed.Run(File.ReadAllBytes(file));
+            // Through SharpFuzz's runner, which outside afl-fuzz runs the action once over a private trace buffer: the
+            // instrumented assemblies in fuzz/out write coverage to that buffer, and without one they fault.
+            byte[] input = File.ReadAllBytes(file);
+            Fuzzer.OutOfProcess.Run(_ => replayed.Run(input));
             Console.WriteLine("No crash.");
             return 0;
         }

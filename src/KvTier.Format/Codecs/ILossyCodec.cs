@@ -24,4 +24,7 @@ internal interface ILossyCodec
 
     /// <summary>The largest payload a valid section of this shape can have; a longer one is rejected before decoding.</summary>
     long MaxPayloadLength(in SectionContext context);
+
+    /// <summary>The shortest payload a valid section of this shape can have; a shorter one is rejected before decoding.</summary>
+    long MinPayloadLength(in SectionContext context);
 }

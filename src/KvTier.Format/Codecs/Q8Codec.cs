@@ -14,6 +14,8 @@ internal sealed class Q8Codec : ILossyCodec
 
     public long MaxPayloadLength(in SectionContext context) => PayloadLength(context);
 
+    public long MinPayloadLength(in SectionContext context) => PayloadLength(context);
+
     public byte[] Encode(in SectionContext context, ReadOnlySpan<float> values, int level)
     {
         int kvDim = context.Layout.KvDim;

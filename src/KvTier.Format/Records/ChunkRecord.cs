@@ -18,6 +18,9 @@ namespace KvTier.Format;
 /// </remarks>
 public sealed class ChunkRecord
 {
+    /// <summary>Default limit on a record's decoded size: 1 GiB as binary32 (a 256-token chunk of a 70B-class model is 320 MiB in fp32).</summary>
+    public const long DefaultMaxDecodedBytes = 1L << 30;
+
     private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
     private readonly SectionEntry[] _sections;
 
@@ -48,8 +51,14 @@ public sealed class ChunkRecord
     /// <param name="bytes">The record.</param>
     /// <param name="sourceName">A file name or other source, for errors.</param>
     /// <param name="allowTrailingBytes">True when <paramref name="bytes"/> may continue past the record (a container); false when it must be exactly one record.</param>
+    /// <param name="maxDecodedBytes">
+    /// The most a caller lets this record decode to, as binary32 (2 × layers × tokens × KV width × 4 bytes); larger
+    /// records fail with <see cref="ChunkRecordErrorKind.TooLarge"/> before anything is decoded. Entropy-coded payloads
+    /// can be tiny for huge outputs, so this, not the input size, bounds the memory decoding takes.
+    /// Default: <see cref="DefaultMaxDecodedBytes"/> (1 GiB).
+    /// </param>
     /// <exception cref="ChunkRecordException">The record is not valid; <see cref="ChunkRecordException.Kind"/> says why.</exception>
-    public static ChunkRecord Parse(ReadOnlyMemory<byte> bytes, string? sourceName = null, bool allowTrailingBytes = false)
+    public static ChunkRecord Parse(ReadOnlyMemory<byte> bytes, string? sourceName = null, bool allowTrailingBytes = false, long maxDecodedBytes = DefaultMaxDecodedBytes)
     {
         ReadOnlySpan<byte> r = bytes.Span;
         if (r.Length < ChunkRecordFormat.FixedHeaderSize)
@@ -90,7 +99,9 @@ public sealed class ChunkRecord
         if (storedChecksum != HeaderChecksum(r[..(int)tableEnd]))
             throw Error(ChunkRecordErrorKind.HeaderChecksum, "the header checksum does not match.", sourceName, ChunkRecordFormat.ChecksumOffset);
 
-        ChunkRecordHeader header = ReadHeaderFields(r, formatVersion, minReader, (int)headerSize, modelIdLength, sourceName);
+        ChunkRecordHeader header = ReadHeaderFields(r, formatVersion, minReader, (int)headerSize, (int)entrySize, modelIdLength, sourceName);
+        if (header.DecodedSingleBytes > maxDecodedBytes)
+            throw Error(ChunkRecordErrorKind.TooLarge, $"the record decodes to {header.DecodedSingleBytes} bytes, over this reader's limit of {maxDecodedBytes}.", sourceName, 52);
         SectionEntry[] sections = ReadSectionTable(r, header, (int)entrySize, sourceName);
 
         if (r.Length < header.RecordLength)
@@ -158,8 +169,20 @@ public sealed class ChunkRecord
     public KvChunk Decode()
     {
         var chunk = new KvChunk(Header.Layout, Header.TokenCount);
+        float[]? values = Header.Codec == CodecId.Raw ? null : new float[chunk.ElementsPerSection];
         foreach (SectionEntry entry in _sections)
-            DecodeSectionElements(entry.Layer, entry.Kind, chunk.Section(entry.Layer, entry.Kind));
+        {
+            Span<byte> destination = chunk.Section(entry.Layer, entry.Kind);
+            if (values is null)
+            {
+                DecodeSectionElements(entry.Layer, entry.Kind, destination);
+                continue;
+            }
+
+            DecodeSection(entry.Layer, entry.Kind, values);
+            ElementConversion.FromSingle(Header.Layout.ElementType, values, destination);
+        }
+
         return chunk;
     }
 
@@ -167,11 +190,12 @@ public sealed class ChunkRecord
     public long FirstNonZeroPadding()
     {
         ReadOnlySpan<byte> r = Bytes.Span;
-        long previousEnd = ChunkRecordFormat.FixedHeaderSize + BinaryPrimitives.ReadUInt16LittleEndian(r[136..]);
-        long check = FirstNonZero(r, previousEnd, Header.HeaderSize);
+        int modelIdLength = BinaryPrimitives.ReadUInt16LittleEndian(r[136..]);
+        long modelIdEnd = ChunkRecordFormat.FixedHeaderSize + modelIdLength;
+        long check = FirstNonZero(r, modelIdEnd, ChunkRecordFormat.FixedHeaderSize + ChunkRecordFormat.Align(modelIdLength, 8));
         if (check >= 0)
             return check;
-        previousEnd = Header.TableEnd;
+        long previousEnd = Header.TableEnd;
         foreach (SectionEntry entry in _sections)
         {
             check = FirstNonZero(r, previousEnd, entry.Offset);
@@ -224,7 +248,7 @@ public sealed class ChunkRecord
         return hash.GetCurrentHashAsUInt64();
     }
 
-    private static ChunkRecordHeader ReadHeaderFields(ReadOnlySpan<byte> r, ushort formatVersion, ushort minReader, int headerSize, int modelIdLength, string? source)
+    private static ChunkRecordHeader ReadHeaderFields(ReadOnlySpan<byte> r, ushort formatVersion, ushort minReader, int headerSize, int entrySize, int modelIdLength, string? source)
     {
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(r[12..]);
         if ((flags & ChunkRecordFormat.ReservedFlagMask) != 0)
@@ -283,23 +307,19 @@ public sealed class ChunkRecord
             throw Error(ChunkRecordErrorKind.BadHeader, $"the fingerprint does not match model id \"{modelId}\" and the layout.", source, 96);
 
         ulong recordLength = BinaryPrimitives.ReadUInt64LittleEndian(r[128..]);
-        long tableEnd = headerSize + 2L * layout.Layers * BinaryPrimitives.ReadUInt16LittleEndian(r[20..]);
+        long tableEnd = headerSize + 2L * layout.Layers * entrySize;
         if (recordLength > ChunkRecordFormat.MaxRecordLength || (long)recordLength < ChunkRecordFormat.Align(tableEnd, ChunkRecordFormat.PayloadAlignment))
             throw Error(ChunkRecordErrorKind.BadHeader, $"record length {recordLength} is outside [{ChunkRecordFormat.Align(tableEnd, ChunkRecordFormat.PayloadAlignment)}, 2^40].", source, 128);
 
         return new ChunkRecordHeader(formatVersion, minReader, flags, codec, level, fingerprint, keyKind, ChunkKey.FromBytes(r.Slice(64, ChunkKey.Size)),
-            (int)tokenCount, (int)firstPosition, headerSize, (long)recordLength);
+            (int)tokenCount, (int)firstPosition, headerSize, entrySize, (long)recordLength);
     }
 
     private static SectionEntry[] ReadSectionTable(ReadOnlySpan<byte> r, ChunkRecordHeader header, int entrySize, string? source)
     {
         var sections = new SectionEntry[header.SectionCount];
-        long tableEnd = header.HeaderSize + (long)sections.Length * entrySize;
-        long previousEnd = ChunkRecordFormat.Align(tableEnd, ChunkRecordFormat.PayloadAlignment);
-        long maxLength = header.Codec == CodecId.Raw
-            ? (long)header.TokenCount * header.Layout.KvDim * header.Layout.ElementSize
-            : ChunkCodecs.Lossy(header.Codec).MaxPayloadLength(new SectionContext(header.Layout, header.TokenCount, 0, SectionKind.Keys));
-        maxLength = Math.Min(maxLength, ChunkRecordFormat.MaxSectionLength);
+        long previousEnd = ChunkRecordFormat.Align(header.TableEnd, ChunkRecordFormat.PayloadAlignment);
+        (long minLength, long maxLength) = PayloadBounds(header);
         for (int j = 0; j < sections.Length; j++)
         {
             int at = header.HeaderSize + j * entrySize;
@@ -314,8 +334,14 @@ public sealed class ChunkRecord
                 throw Error(ChunkRecordErrorKind.BadSectionTable, $"section {j} is labelled layer {layer} kind {kind}; expected layer {j / 2} kind {j % 2}.", source, at + 24);
             if (offset % ChunkRecordFormat.PayloadAlignment != 0 || offset < (ulong)previousEnd || offset > (ulong)header.RecordLength)
                 throw Error(ChunkRecordErrorKind.BadSectionTable, $"section {j} offset {offset} is misaligned, overlaps what precedes it, or lies past the record.", source, at);
-            if (length < 1 || length > (ulong)maxLength || offset + length > (ulong)header.RecordLength)
-                throw Error(ChunkRecordErrorKind.BadSectionTable, $"section {j} length {length} is outside [1, {maxLength}] or runs past the record end {header.RecordLength}.", source, at + 8);
+            if (length < 1 || length > (ulong)ChunkRecordFormat.MaxSectionLength || offset + length > (ulong)header.RecordLength)
+                throw Error(ChunkRecordErrorKind.BadSectionTable, $"section {j} length {length} is outside [1, 2^31 - 1] or runs past the record end {header.RecordLength}.", source, at + 8);
+            if (length < (ulong)minLength || length > (ulong)maxLength)
+            {
+                // Raw and q8 payloads have exact lengths (§7, §8): checked here so that nothing is allocated for a record that cannot decode.
+                throw Error(ChunkRecordErrorKind.BadPayload, $"section {j} is {length} bytes; codec {ChunkCodecs.Get(header.Codec).Name} needs {(minLength == maxLength ? $"exactly {minLength}" : $"{minLength} to {maxLength}")} for this layout.", source, at + 8);
+            }
+
             sections[j] = new SectionEntry(layer, (SectionKind)kind, (long)offset, (long)length, BinaryPrimitives.ReadUInt64LittleEndian(e[16..]));
             previousEnd = (long)(offset + length);
         }
@@ -323,6 +349,20 @@ public sealed class ChunkRecord
         if (previousEnd != header.RecordLength)
             throw Error(ChunkRecordErrorKind.BadSectionTable, $"the last section ends at {previousEnd}, not at the record end {header.RecordLength}.", source, header.HeaderSize + (sections.Length - 1) * entrySize);
         return sections;
+    }
+
+    /// <summary>The shortest and longest payload a section of this record's codec and shape can have.</summary>
+    private static (long Min, long Max) PayloadBounds(ChunkRecordHeader header)
+    {
+        if (header.Codec == CodecId.Raw)
+        {
+            long exact = (long)header.TokenCount * header.Layout.KvDim * header.Layout.ElementSize;
+            return (exact, exact);
+        }
+
+        ILossyCodec codec = ChunkCodecs.Lossy(header.Codec);
+        var context = new SectionContext(header.Layout, header.TokenCount, 0, SectionKind.Keys);
+        return (codec.MinPayloadLength(context), codec.MaxPayloadLength(context));
     }
 
     private static int CheckedInt(ReadOnlySpan<byte> field, string name)

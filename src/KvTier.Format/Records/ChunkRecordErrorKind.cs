@@ -32,4 +32,7 @@ public enum ChunkRecordErrorKind
 
     /// <summary>A payload does not follow its codec's bitstream.</summary>
     BadPayload = 10,
+
+    /// <summary>The record would decode to more bytes than the reader was allowed to allocate.</summary>
+    TooLarge = 11,
 }

@@ -16,6 +16,7 @@ namespace KvTier.Format;
 /// <param name="TokenCount">Tokens in the chunk.</param>
 /// <param name="FirstPosition">Position of the first token when its KV was computed.</param>
 /// <param name="HeaderSize">Where the section table starts.</param>
+/// <param name="SectionEntrySize">Bytes per section table entry (32 in format v1; a later version may use more).</param>
 /// <param name="RecordLength">Total bytes of the record.</param>
 public sealed record ChunkRecordHeader(
     ushort FormatVersion,
@@ -29,6 +30,7 @@ public sealed record ChunkRecordHeader(
     int TokenCount,
     int FirstPosition,
     int HeaderSize,
+    int SectionEntrySize,
     long RecordLength)
 {
     /// <summary>The KV layout.</summary>
@@ -41,5 +43,8 @@ public sealed record ChunkRecordHeader(
     public int SectionCount => 2 * Layout.Layers;
 
     /// <summary>End of the section table.</summary>
-    public long TableEnd => HeaderSize + (long)SectionCount * ChunkRecordFormat.SectionEntrySize;
+    public long TableEnd => HeaderSize + (long)SectionCount * SectionEntrySize;
+
+    /// <summary>Bytes of the record decoded to binary32: 2 × layers × tokens × KV width × 4.</summary>
+    public long DecodedSingleBytes => 2L * Layout.Layers * TokenCount * Layout.KvDim * sizeof(float);
 }

@@ -20,8 +20,9 @@ public sealed record RopeParameters
             throw new ArgumentOutOfRangeException(nameof(pairing), pairing, "Unknown RoPE pairing.");
         if (pairing == RopePairing.None)
         {
-            if (theta != 0 || rotaryDims != 0)
-                throw new ArgumentOutOfRangeException(nameof(pairing), "RoPE pairing None requires theta = 0 and rotaryDims = 0.");
+            // +0.0 exactly: -0.0 compares equal to 0 but would hash to another fingerprint.
+            if (BitConverter.DoubleToInt64Bits(theta) != 0 || rotaryDims != 0)
+                throw new ArgumentOutOfRangeException(nameof(pairing), "RoPE pairing None requires theta = +0.0 and rotaryDims = 0.");
         }
         else
         {

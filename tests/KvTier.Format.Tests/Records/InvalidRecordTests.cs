@@ -64,6 +64,7 @@ public sealed class InvalidRecordTests
         { "last section short of the record end", ChunkRecordErrorKind.BadSectionTable },
         { "q8 value -128", ChunkRecordErrorKind.BadPayload },
         { "q8 negative scale", ChunkRecordErrorKind.BadPayload },
+        { "q8 payload of the wrong length", ChunkRecordErrorKind.BadPayload },
     };
 
     [Theory]
@@ -112,7 +113,9 @@ public sealed class InvalidRecordTests
             case "raw payload of the wrong length":
                 BinaryPrimitives.WriteInt64LittleEndian(r.AsSpan(RecordSurgery.EntryOffset(r, 0) + 8), RecordSurgery.SectionLength(r, 0) - 4);
                 return RecordSurgery.SealSection(r, 0);
-            case "last section short of the record end": BinaryPrimitives.WriteInt64LittleEndian(r.AsSpan(RecordSurgery.EntryOffset(r, 3) + 8), RecordSurgery.SectionLength(r, 3) - 4); return RecordSurgery.SealHeader(r);
+            case "last section short of the record end":
+                BinaryPrimitives.WriteInt64LittleEndian(r.AsSpan(128), r.Length + 64L);
+                return RecordSurgery.SealHeader([.. r, .. new byte[64]]);
             case "q8 value -128":
             {
                 long at = RecordSurgery.SectionOffset(r, 1) + 4 * 5 * 2; // past the 5 tokens × 2 heads scales
@@ -120,11 +123,22 @@ public sealed class InvalidRecordTests
                 return RecordSurgery.SealSection(r, 1);
             }
 
+            case "q8 payload of the wrong length":
+                BinaryPrimitives.WriteInt64LittleEndian(r.AsSpan(RecordSurgery.EntryOffset(r, 0) + 8), RecordSurgery.SectionLength(r, 0) - 1);
+                return RecordSurgery.SealSection(r, 0);
             case "q8 negative scale":
                 BinaryPrimitives.WriteSingleLittleEndian(r.AsSpan((int)RecordSurgery.SectionOffset(r, 0)), -1f);
                 return RecordSurgery.SealSection(r, 0);
             default: throw new ArgumentException(violation);
         }
+    }
+
+    [Fact]
+    public void A_record_that_would_decode_past_the_reader_s_limit_is_refused_before_decoding()
+    {
+        byte[] r = Valid(); // K and V of 2 layers x 5 tokens x 16 channels: 1280 bytes as binary32
+        Assert.Equal(ChunkRecordErrorKind.TooLarge, Assert.Throws<ChunkRecordException>(() => ChunkRecord.Parse(r, maxDecodedBytes: 1279)).Kind);
+        Assert.Equal(1280, ChunkRecord.Parse(r, maxDecodedBytes: 1280).Header.DecodedSingleBytes);
     }
 
     [Fact]
