@@ -24,7 +24,7 @@ internal sealed record CliContext(TextWriter Output, TextWriter Error, IAnsiCons
             Error.WriteLine($"kvtier: {OneLine(e.Message)}");
             return KvTierCli.ModelMissing;
         }
-        catch (Exception e) when (e is KvTierFormatException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is KvTierFormatException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             Error.WriteLine($"kvtier: {OneLine(e.Message)}");
             return KvTierCli.Failure;

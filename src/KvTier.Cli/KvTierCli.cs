@@ -35,6 +35,12 @@ internal static class KvTierCli
         root.Subcommands.Add(DemoCommand.Create(context));
         root.Subcommands.Add(ModelCommand.Create(context));
         root.Subcommands.Add(KeysCommand.Create(context));
+        root.Subcommands.Add(CodecsCommand.Create(context));
+        root.Subcommands.Add(InspectCommand.Create(context));
+        root.Subcommands.Add(VerifyCommand.Create(context));
+        root.Subcommands.Add(EncodeCommand.Create(context));
+        root.Subcommands.Add(DecodeCommand.Create(context));
+        root.Subcommands.Add(ConformanceCommand.Create(context));
         return root;
     }
 }
