@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using KvTier.IO;
 
 namespace KvTier.Tensors;
 
@@ -153,26 +154,12 @@ public sealed class SafetensorsWriter
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         byte[] header = BuildHeader(); // limits are checked before the disk is touched
-        string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath) ?? throw new ArgumentException($"'{path}' names no file.", nameof(path));
-        string tempPath = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
-            {
-                Stream target = TempFileStreamWrapper?.Invoke(file) ?? file;
-                WriteCore(target, header);
-                target.Flush();
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(tempPath, fullPath, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(tempPath);
-            throw;
-        }
-        DirectoryFlush.TryFlush(directory);
+            Stream target = TempFileStreamWrapper?.Invoke(file) ?? file;
+            WriteCore(target, header);
+            target.Flush();
+        });
     }
 
     /// <summary>Reverses the bytes of every <paramref name="elementSize"/>-byte element: little-endian to host order and back on a big-endian machine.</summary>
@@ -330,22 +317,6 @@ public sealed class SafetensorsWriter
         destination.Write(prefix);
         destination.Write(header);
         destination.Write(_data, 0, _dataLength);
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-            // Best effort: the original error is the one worth reporting.
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // As above.
-        }
     }
 
     private readonly record struct PendingTensor(string Name, SafetensorsDType DType, long[] Shape, long Begin, long End);
