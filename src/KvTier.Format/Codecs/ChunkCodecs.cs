@@ -12,7 +12,7 @@ public static class ChunkCodecs
         "8-bit symmetric quantization, one f32 scale per token and head");
 
     /// <summary><c>ans</c>: quantization, token prediction and lane-parallel rANS.</summary>
-    public static CodecInfo Ans { get; } = new(CodecId.Ans, "ans", 1, 4, 2, Lossless: false,
+    public static CodecInfo Ans { get; } = new(CodecId.Ans, "ans", AnsCodec.MinLevel, AnsCodec.MaxLevel, AnsCodec.DefaultLevel, Lossless: false,
         "K per channel, V per token and head, optional previous-token prediction, rANS in independent lanes; level 1 smallest, 4 most accurate");
 
     /// <summary>Every codec, by id.</summary>
@@ -44,10 +44,7 @@ public static class ChunkCodecs
     internal static ILossyCodec Lossy(CodecId id) => id switch
     {
         CodecId.Q8 => Q8Codec.Instance,
-        CodecId.Ans => AnsImplementation ?? throw new NotSupportedException("The ans codec is not available in this build."),
+        CodecId.Ans => AnsCodec.Instance,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "Not a lossy codec."),
     };
-
-    // Set by the ans codec's static registration until it is wired in directly.
-    internal static ILossyCodec? AnsImplementation { get; set; }
 }

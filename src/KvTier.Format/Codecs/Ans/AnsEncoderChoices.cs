@@ -1,0 +1,14 @@
+namespace KvTier.Format.Codecs.Ans;
+
+/// <summary>
+/// Fixes choices that <see cref="AnsEncoder"/> otherwise makes itself (§9.5), so that tests and benchmarks can produce
+/// every valid payload shape: each null member keeps the encoder's own choice.
+/// </summary>
+/// <param name="Prediction">0 or 1; null: try both.</param>
+/// <param name="TableGroups">G, a divisor of kv_dim; null: try 1 and kv_heads.</param>
+/// <param name="Lanes">N, 1 to 1024; null: <see cref="AnsFormat.EncoderLanes"/>.</param>
+internal readonly record struct AnsEncoderChoices(int? Prediction = null, int? TableGroups = null, int? Lanes = null)
+{
+    /// <summary>The encoder's own choices.</summary>
+    public static AnsEncoderChoices Automatic => default;
+}

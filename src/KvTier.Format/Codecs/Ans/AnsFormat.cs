@@ -1,0 +1,68 @@
+namespace KvTier.Format.Codecs.Ans;
+
+/// <summary>
+/// Constants of the <c>ans</c> bitstream (format-spec/kvtier-format.md §9.1, §9.2) shared by the encoder and the decoder.
+/// </summary>
+internal static class AnsFormat
+{
+    /// <summary>The only <c>layout_version</c> of format v1.</summary>
+    public const byte LayoutVersion = 1;
+
+    /// <summary>Bytes before the scales: layout_version, scale_axis, prediction, B, N (u16), G (u16).</summary>
+    public const int HeaderSize = 8;
+
+    /// <summary><c>scale_axis</c> 1: one scale per channel (keys).</summary>
+    public const byte ScalePerChannel = 1;
+
+    /// <summary><c>scale_axis</c> 2: one scale per token and head (values).</summary>
+    public const byte ScalePerTokenHead = 2;
+
+    /// <summary>Largest <c>bound B</c>.</summary>
+    public const int MaxBound = 63;
+
+    /// <summary>Largest alphabet: 4·63 + 1 symbols (prediction 1 at B = 63).</summary>
+    public const int MaxAlphabet = 4 * MaxBound + 1;
+
+    /// <summary>Largest lane count a payload may declare.</summary>
+    public const int MaxLanes = 1024;
+
+    /// <summary>Largest lane count KvTier's encoder writes (§9.5).</summary>
+    public const int MaxEncoderLanes = 32;
+
+    /// <summary>Frequency precision: tables sum to 2^12.</summary>
+    public const int ProbabilityBits = 12;
+
+    /// <summary>What every frequency table sums to.</summary>
+    public const int ProbabilityScale = 1 << ProbabilityBits;
+
+    /// <summary>Lower end of the state interval [2^16, 2^32), and the state every lane starts (encoder) and ends (decoder) in.</summary>
+    public const uint StateLow = 1u << 16;
+
+    /// <summary>Bytes of one lane header: u32 state, u32 word_count.</summary>
+    public const int LaneHeaderSize = 8;
+
+    /// <summary>Elements per section allowed by the record format (§4).</summary>
+    public const long MaxElements = 1L << 27;
+
+    /// <summary>Alphabet size A for a bound and a prediction mode (§9.1).</summary>
+    public static int Alphabet(int bound, int prediction) => prediction == 0 ? 2 * bound + 1 : 4 * bound + 1;
+
+    /// <summary>Zigzag symbol of a value: 0, −1, 1, −2, 2, … map to 0, 1, 2, 3, 4, … (§9.2).</summary>
+    public static int ToSymbol(int value) => value >= 0 ? 2 * value : -2 * value - 1;
+
+    /// <summary>Value of a zigzag symbol: <c>s/2</c> for even <c>s</c>, <c>−(s+1)/2</c> for odd <c>s</c> (§9.2).</summary>
+    public static int ToValue(int symbol) => (symbol & 1) == 0 ? symbol >> 1 : -((symbol + 1) >> 1);
+
+    /// <summary>Lane count KvTier's encoder uses for <paramref name="elements"/> elements: <c>clamp(2^⌊log2(n / 4096)⌋, 1, 32)</c> (§9.5).</summary>
+    public static int EncoderLanes(long elements)
+    {
+        long blocks = elements / 4096; // ⌊log2(n/4096)⌋ = ⌊log2(⌊n/4096⌋)⌋ for n ≥ 4096; below that the clamp gives 1
+        if (blocks < 1)
+            return 1;
+        return (int)Math.Min(MaxEncoderLanes, 1L << System.Numerics.BitOperations.Log2((ulong)blocks));
+    }
+
+    /// <summary>Number of symbols lane <paramref name="lane"/> of <paramref name="lanes"/> carries in a section of <paramref name="elements"/> elements.</summary>
+    public static int LaneSymbols(long elements, int lanes, int lane) =>
+        lane >= elements ? 0 : (int)((elements - lane + lanes - 1) / lanes);
+}
