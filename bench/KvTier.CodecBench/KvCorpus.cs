@@ -33,18 +33,36 @@ internal sealed class KvCorpus
         {
             if (runs.Count == prompts)
                 break;
-            GenerationResult run = model.CreateSession().Generate(opening, positions);
-            if (run.FedTokens.Count < positions)
-                continue; // stopped at BOS before the continuation was complete
-            runs.Add(PromptRun.Create(model, opening, [.. run.FedTokens], run.Cache.TakePrefix(chunk), chunk, continuation));
+            (int[] tokens, KvCache cache) = GreedyRun(model, opening, positions);
+            runs.Add(PromptRun.Create(model, opening, tokens, cache.TakePrefix(chunk), chunk, continuation));
         }
 
         if (runs.Count < prompts)
-            throw new InvalidOperationException($"Only {runs.Count} of the {Openings.Length} openings ran {positions} positions; {prompts} were asked for.");
+            throw new InvalidOperationException($"There are {Openings.Length} openings; {prompts} prompts were asked for.");
         Runs = runs;
     }
 
     public LlamaModel Model { get; }
+
+    /// <summary>
+    /// Greedy decoding for exactly <paramref name="positions"/> positions. Unlike llama2.c's run it does not stop at BOS:
+    /// the model then starts another story, as a long multi-document context would.
+    /// </summary>
+    private static (int[] Tokens, KvCache Cache) GreedyRun(LlamaModel model, string prompt, int positions)
+    {
+        int[] promptTokens = model.Tokenizer.Encode(prompt);
+        var tokens = new int[positions];
+        LlamaSession session = model.CreateSession();
+        int token = promptTokens[0];
+        for (int position = 0; position < positions; position++)
+        {
+            tokens[position] = token;
+            ReadOnlySpan<float> logits = session.Forward(token, position);
+            token = position + 1 < promptTokens.Length ? promptTokens[position + 1] : GreedySampler.Argmax(logits);
+        }
+
+        return (tokens, session.Cache);
+    }
 
     public int Chunk { get; }
 

@@ -10,13 +10,20 @@ using KvTier.Reference;
 
 // Size, speed and model quality of every codec on the reference model's real KV, against baselines measured in
 // the same run. Usage: dotnet run -c Release --project bench/KvTier.CodecBench -- [--prompts N] [--chunk N]
-// [--continuation N] [--out DIR] [--models DIR]. Writes DIR/codec.json and DIR/codec-rate-quality.png.
+// [--continuation N] [--out DIR] [--models DIR] [--explore]. Writes DIR/codec.json and DIR/codec-rate-quality.png;
+// --explore instead measures quantization choices without a bitstream (DIR/codec-exploration.json).
 var options = Options.Parse(args);
 LlamaModel model = LlamaModel.Load(ModelDirectory.Locate(options.Models));
 Console.WriteLine($"model {model.ModelId}: {model.Layout.Layers} layers x {model.Layout.KvDim} KV width; {options.Prompts} prompts, "
     + $"chunks of {options.Chunk} positions, quality over the next {options.Continuation}");
 
 var corpus = new KvCorpus(model, options.Prompts, options.Chunk, options.Continuation);
+if (options.Explore)
+{
+    Exploration.Run(corpus, options.Out);
+    return;
+}
+
 long elementsPerChunk = 2L * model.Layout.Layers * options.Chunk * model.Layout.KvDim;
 
 KvLayout f32 = model.Layout;
@@ -100,15 +107,22 @@ Report.Plot(summaries, png);
 Console.WriteLine($"wrote {json} and {png}");
 
 /// <summary>Command-line options.</summary>
-internal sealed record Options(int Prompts, int Chunk, int Continuation, string Out, string? Models)
+internal sealed record Options(int Prompts, int Chunk, int Continuation, string Out, string? Models, bool Explore)
 {
     public static Options Parse(string[] args)
     {
         int prompts = 24, chunk = 256, continuation = 32;
         string output = Path.Combine(FindBench(), "results");
         string? models = null;
+        bool explore = false;
         for (int i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--explore")
+            {
+                explore = true;
+                continue;
+            }
+
             string value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value.");
             switch (args[i])
             {
@@ -121,7 +135,7 @@ internal sealed record Options(int Prompts, int Chunk, int Continuation, string 
             }
         }
 
-        return new Options(prompts, chunk, continuation, output, models);
+        return new Options(prompts, chunk, continuation, output, models, explore);
     }
 
     private static string FindBench()
