@@ -39,8 +39,8 @@ public class AnsDecodeBenchmarks
         _decoded = new float[Elements];
         _copy = new float[Elements];
         Console.WriteLine(
-            $"// ans {Kind}: {_payload.Length} bytes, {8.0 * _payload.Length / Elements:F3} bits/element; B {_payload[3]}, " +
-            $"prediction {_payload[2]}, N {BitConverter.ToUInt16(_payload, 4)}, G {BitConverter.ToUInt16(_payload, 6)}");
+            $"// ans {Kind}: {_payload.Length} bytes, {8.0 * _payload.Length / Elements:F3} bits/element; B {_payload[4]}, " +
+            $"prediction {_payload[3]}, N {BitConverter.ToUInt16(_payload, 6)}, G {BitConverter.ToUInt16(_payload, 8)}");
     }
 
     /// <summary>Baseline: a copy of the section's decoded f32 bytes.</summary>

@@ -25,6 +25,16 @@ public sealed class DemoCommandTests
         Assert.Contains("4 of 4", text, StringComparison.Ordinal);
         Assert.Contains("loaded 192 cached positions (3 chunks) and computed 8 of 200 positions", text, StringComparison.Ordinal);
         Assert.Contains("identical within 1e-5", text, StringComparison.Ordinal);
+
+        // The codec table: every codec and level, raw lossless (zero KL and an identical continuation).
+        Assert.Contains("Request 1's first chunk (64 tokens) under each codec", text, StringComparison.Ordinal);
+        string rawRow = text.Split('\n').Single(l => l.Contains("│ raw ", StringComparison.Ordinal));
+        Assert.Contains("0.00E+000", rawRow, StringComparison.Ordinal);
+        Assert.Contains("identical", rawRow, StringComparison.Ordinal);
+        Assert.Contains("q8", text, StringComparison.Ordinal);
+        for (int level = 1; level <= 4; level++)
+            Assert.Contains($"ans {level}", text, StringComparison.Ordinal);
+        Assert.Contains("ans 2 (default)", text, StringComparison.Ordinal);
     }
 
     [RequiresModelFact]

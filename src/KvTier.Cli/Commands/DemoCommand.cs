@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using KvTier.Format;
+using KvTier.Format.Codecs;
 using KvTier.Keys;
 using KvTier.Reference;
 using Spectre.Console;
@@ -50,6 +52,7 @@ internal static class DemoCommand
         Request[] requests = RunRequests(console, model, keys, steps);
         ReportChunks(console, model, keys, requests);
         ReportReuse(console, model, keys, requests);
+        ReportCodecs(console, model, keys, requests[0]);
         return KvTierCli.Success;
     }
 
@@ -158,6 +161,53 @@ internal static class DemoCommand
         console.MarkupLine($"Reuse check: request {requests.Length} loaded {cachedPositions} cached positions ({reusable} {(reusable == 1 ? "chunk" : "chunks")}) and computed "
             + $"{continued.ForwardCount} of {repeat.Tokens.Length} positions; max |logit difference| against a full prefill = {maxDelta:G3}"
             + (maxDelta <= 1e-5f ? " [green](identical within 1e-5)[/]" : " [red](DIFFERS)[/]"));
+    }
+
+    /// <summary>
+    /// What storing a chunk costs under each codec and level, and what it costs the model: request 1's first chunk is
+    /// encoded as a record, decoded, and the model continues from the decoded KV over the following positions
+    /// (mean KL of its next-token distributions against the exact KV, and whether its greedy continuation is unchanged).
+    /// </summary>
+    private static void ReportCodecs(IAnsiConsole console, LlamaModel model, ChunkKeys keys, Request request)
+    {
+        int chunkTokens = Math.Min(keys.ChunkTokens, request.Tokens.Length - 2);
+        int following = Math.Min(32, request.Tokens.Length - chunkTokens - 1);
+        if (chunkTokens < 1 || following < 1)
+        {
+            console.MarkupLine("Codecs: request 1 is too short to measure (use more --steps).");
+            return;
+        }
+
+        KvCache exact = request.Cache.TakePrefix(chunkTokens);
+        float[][] reference = ContinuationQuality.NextTokenDistributions(model, exact, request.Tokens, chunkTokens, following);
+        var metadata = new ChunkRecordMetadata(keys.Fingerprint, request.PrefixKeys[0]);
+        var table = new Table().Border(TableBorder.Rounded)
+            .Title(Markup.Escape($"Request 1's first chunk ({chunkTokens} tokens) under each codec; quality over the next {following} positions"));
+        table.AddColumns("codec", "record bytes", "bits/element", "vs raw f32", "mean KL", "greedy continuation");
+        long rawBytes = 0;
+        foreach (CodecInfo codec in ChunkCodecs.All)
+        {
+            for (int level = codec.MinLevel; level <= codec.MaxLevel; level++)
+            {
+                byte[] record = ChunkRecordWriter.Encode(KvCacheChunks.ToChunk(exact, 0, chunkTokens, model.Layout), metadata, codec.Id, level);
+                var decoded = new KvCache(exact.Layers, exact.KvDim, model.Config.SeqLen);
+                KvCacheChunks.LoadInto(ChunkRecord.Parse(record).Decode(), decoded, 0);
+                double kl = ContinuationQuality.MeanKl(reference, ContinuationQuality.NextTokenDistributions(model, decoded, request.Tokens, chunkTokens, following));
+                bool same = ContinuationQuality.GreedyMatches(model, decoded, request.Tokens, chunkTokens, following);
+                if (codec.Id == CodecId.Raw)
+                    rawBytes = record.Length;
+                double elements = 2.0 * model.Layout.Layers * chunkTokens * model.Layout.KvDim;
+                table.AddRow(
+                    codec.MinLevel == codec.MaxLevel ? codec.Name : $"{codec.Name} {level}{(level == codec.DefaultLevel ? " (default)" : "")}",
+                    record.Length.ToString("N0", CultureInfo.InvariantCulture),
+                    (record.Length * 8 / elements).ToString("F2", CultureInfo.InvariantCulture),
+                    $"{rawBytes / (double)record.Length:F2}x",
+                    kl.ToString("E2", CultureInfo.InvariantCulture),
+                    same ? "[green]identical[/]" : "[yellow]differs[/]");
+            }
+        }
+
+        console.Write(table);
     }
 
     private static string Short(ChunkKey key) => key.ToString()[..12] + "…";

@@ -16,15 +16,16 @@ internal static class AnsPayloadBuilder
 
     /// <summary>An ans payload.</summary>
     /// <param name="kvDim">KV width of the layout.</param>
-    /// <param name="scaleAxis">1 (per channel) or 2 (per token and head).</param>
+    /// <param name="scaleAxis">1 (per channel), 2 (per token and head) or 3 (per token).</param>
+    /// <param name="scaleType">1 (f32) or 2 (f16: each scale is written as the nearest binary16, so give values it holds).</param>
     /// <param name="prediction">0, or 1 to code each row as its difference from the row before (§9.3).</param>
     /// <param name="bound">B: every q lies in [−B, B] (unless a test wants otherwise).</param>
     /// <param name="lanes">N.</param>
     /// <param name="groups">G, dividing <paramref name="kvDim"/>.</param>
-    /// <param name="scales">The S scales.</param>
+    /// <param name="scales">The S scales (S = kv_dim, token_count·kv_heads or token_count by the axis).</param>
     /// <param name="q">The quantized values, row-major; with prediction 1 the coded values are their row differences.</param>
     /// <param name="startState">The state each lane's encoding starts from (2^16 in a valid payload; the decoder must end there).</param>
-    public static byte[] Build(int kvDim, byte scaleAxis, byte prediction, int bound, int lanes, int groups, ReadOnlySpan<float> scales, ReadOnlySpan<int> q, uint startState = StateLow)
+    public static byte[] Build(int kvDim, byte scaleAxis, byte scaleType, byte prediction, int bound, int lanes, int groups, ReadOnlySpan<float> scales, ReadOnlySpan<int> q, uint startState = StateLow)
     {
         int n = q.Length;
         int alphabet = prediction == 0 ? 2 * bound + 1 : 4 * bound + 1;
@@ -88,19 +89,25 @@ internal static class AnsPayloadBuilder
             states[lane] = (uint)x;
         }
 
+        // §9.1: a 12-byte header (reserved bytes 5, 10 and 11 left 0), then the scales of scale_type.
         int wordCount = streams.Sum(w => w.Count);
-        var payload = new byte[8 + 4 * scales.Length + 2 * alphabet * groups + 8 * lanes + 2 * wordCount];
+        int scaleSize = scaleType == 2 ? 2 : 4;
+        var payload = new byte[12 + scaleSize * scales.Length + 2 * alphabet * groups + 8 * lanes + 2 * wordCount];
         payload[0] = 1;
         payload[1] = scaleAxis;
-        payload[2] = prediction;
-        payload[3] = (byte)bound;
-        BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(4), (ushort)lanes);
-        BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(6), (ushort)groups);
-        int at = 8;
+        payload[2] = scaleType;
+        payload[3] = prediction;
+        payload[4] = (byte)bound;
+        BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(6), (ushort)lanes);
+        BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(8), (ushort)groups);
+        int at = 12;
         foreach (float scale in scales)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(payload.AsSpan(at), scale);
-            at += 4;
+            if (scaleType == 2)
+                BinaryPrimitives.WriteHalfLittleEndian(payload.AsSpan(at), (Half)scale);
+            else
+                BinaryPrimitives.WriteSingleLittleEndian(payload.AsSpan(at), scale);
+            at += scaleSize;
         }
 
         foreach (int[] table in freq)

@@ -214,17 +214,21 @@ internal static class InvalidVectors
 
     private static void AddAns(List<GeneratedVector> v)
     {
-        // 1 layer, 2 KV heads × 8, 512 tokens, f16: 8192 elements per section, so 2 lanes.
+        // 1 layer, 2 KV heads × 8, 512 tokens, f16: 8192 elements per section, so 2 lanes. KvTier's encoder writes both
+        // sections with per-channel f16 scales (level 2, §9.5); per-token scales come from the handmade record below.
         KvLayout layout = VectorGenerator.SmallLayout(KvElementType.Float16, layers: 1);
         const int AnsTokens = 512;
         byte[] Ans() => VectorGenerator.Encode(layout, AnsTokens, ChunkCodecs.Ans, 2, seed: 4);
         AnsFields f = AnsFields.Of(Payload(Ans(), 0), layout, AnsTokens);
+        AnsFields values = AnsFields.Of(Payload(Ans(), 1), layout, AnsTokens);
+        if (f.ScaleAxis != 1 || f.ScaleType != 2 || values.ScaleAxis != 1 || values.ScaleType != 2)
+            throw new InvalidOperationException("Generator bug: the ans base record no longer has per-channel f16 K and V scales.");
 
-        void Edit(string name, string section, string description, Action<Span<byte>> edit)
+        void Edit(string name, string section, string description, Action<Span<byte>> edit, int target = 0)
         {
             byte[] r = Ans();
-            edit(Payload(r, 0));
-            v.Add(V(name, section, Kind.BadPayload, description, SealSection(r, 0)));
+            edit(Payload(r, target));
+            v.Add(V(name, section, Kind.BadPayload, description, SealSection(r, target)));
         }
 
         void Replace(string name, string section, string description, Func<byte[], byte[]> edit)
@@ -236,16 +240,60 @@ internal static class InvalidVectors
         Edit("ans-layout-version-0", "§9.1", "ans section 0: layout_version 0", p => p[0] = 0);
         Edit("ans-layout-version-2", "§9.1", "ans section 0: layout_version 2", p => p[0] = 2);
         Edit("ans-scale-axis-0", "§9.1", "ans section 0: scale_axis 0", p => p[1] = 0);
-        Edit("ans-scale-axis-3", "§9.1", "ans section 0: scale_axis 3", p => p[1] = 3);
-        Edit("ans-prediction-2", "§9.1", "ans section 0: prediction 2", p => p[2] = 2);
-        Edit("ans-bound-0", "§9.1", "ans section 0: bound B = 0", p => p[3] = 0);
-        Edit("ans-bound-64", "§9.1", "ans section 0: bound B = 64", p => p[3] = 64);
-        Edit("ans-lanes-0", "§9.1", "ans section 0: lanes N = 0", p => BinaryPrimitives.WriteUInt16LittleEndian(p[4..], 0));
-        Edit("ans-lanes-1025", "§9.1", "ans section 0: lanes N = 1025", p => BinaryPrimitives.WriteUInt16LittleEndian(p[4..], 1025));
-        Edit("ans-table-groups-0", "§9.1", "ans section 0: table_groups G = 0", p => BinaryPrimitives.WriteUInt16LittleEndian(p[6..], 0));
-        Edit("ans-table-groups-not-dividing", "§9.1", "ans section 0: table_groups G = 3, which does not divide kv_dim 16", p => BinaryPrimitives.WriteUInt16LittleEndian(p[6..], 3));
-        Edit("ans-scale-negative", "§9.1", "ans section 0: the first scale is -1", p => BinaryPrimitives.WriteSingleLittleEndian(p[8..], -1f));
-        Edit("ans-scale-nan", "§9.1", "ans section 0: the first scale is NaN", p => BinaryPrimitives.WriteSingleLittleEndian(p[8..], float.NaN));
+        Edit("ans-scale-axis-4", "§9.1", "ans section 0: scale_axis 4", p => p[1] = 4);
+        Edit("ans-scale-axis-3-length-mismatch", "§9.1",
+            "ans section 0 (16 per-channel f16 scales) relabelled scale_axis 3, which has token_count = 512 scales: the length disagrees with the fields",
+            p => p[1] = 3);
+        Edit("ans-scale-type-0", "§9.1", "ans section 0: scale_type 0", p => p[2] = 0);
+        Edit("ans-scale-type-3", "§9.1", "ans section 0: scale_type 3", p => p[2] = 3);
+        Edit("ans-prediction-2", "§9.1", "ans section 0: prediction 2", p => p[3] = 2);
+        Edit("ans-bound-0", "§9.1", "ans section 0: bound B = 0", p => p[4] = 0);
+        Edit("ans-bound-128", "§9.1", "ans section 0: bound B = 128", p => p[4] = 128);
+        Edit("ans-bound-64-with-prediction", "§9.1", "ans section 0: prediction 1 with bound B = 64 (prediction allows B ≤ 63)", p =>
+        {
+            p[3] = 1;
+            p[4] = 64;
+        });
+        Edit("ans-reserved-byte-5", "§9.1", "ans section 0: reserved byte 5 is 1", p => p[5] = 1);
+        Edit("ans-reserved-byte-10", "§9.1", "ans section 0: reserved byte 10 is 1", p => p[10] = 1);
+        Edit("ans-reserved-byte-11", "§9.1", "ans section 0: reserved byte 11 is 0x80", p => p[11] = 0x80);
+        Edit("ans-lanes-0", "§9.1", "ans section 0: lanes N = 0", p => BinaryPrimitives.WriteUInt16LittleEndian(p[6..], 0));
+        Edit("ans-lanes-1025", "§9.1", "ans section 0: lanes N = 1025", p => BinaryPrimitives.WriteUInt16LittleEndian(p[6..], 1025));
+        Edit("ans-table-groups-0", "§9.1", "ans section 0: table_groups G = 0", p => BinaryPrimitives.WriteUInt16LittleEndian(p[8..], 0));
+        Edit("ans-table-groups-not-dividing", "§9.1", "ans section 0: table_groups G = 3, which does not divide kv_dim 16", p => BinaryPrimitives.WriteUInt16LittleEndian(p[8..], 3));
+        Edit("ans-scale-f16-negative", "§9.1", "ans section 0: the first f16 scale is -1 (0xBC00)", p => BinaryPrimitives.WriteUInt16LittleEndian(p[12..], 0xBC00));
+        Edit("ans-scale-f16-nan", "§9.1", "ans section 0: the first f16 scale is NaN (0x7E00)", p => BinaryPrimitives.WriteUInt16LittleEndian(p[12..], 0x7E00));
+        Edit("ans-scale-f16-infinite", "§9.1", "ans section 0: the third f16 scale is +infinity (0x7C00)", p => BinaryPrimitives.WriteUInt16LittleEndian(p[16..], 0x7C00));
+        // Per-token scales: section 2 of the handmade record (scale_axis 3, f32, 24 tokens).
+        void EditPerToken(string name, string description, Action<Span<byte>> edit)
+        {
+            byte[] r = HandmadeAnsRecords.Build(KvElementType.Float32);
+            edit(Payload(r, 2));
+            v.Add(V(name, "§9.1", Kind.BadPayload, description, SealSection(r, 2)));
+        }
+
+        EditPerToken("ans-per-token-scale-f32-infinite", "handmade record, section 2 (scale_axis 3, one f32 scale per token): token 7's scale is +infinity",
+            p => BinaryPrimitives.WriteSingleLittleEndian(p[(12 + 4 * 7)..], float.PositiveInfinity));
+        EditPerToken("ans-per-token-scale-f32-negative-subnormal", "handmade record, section 2 (scale_axis 3, one f32 scale per token): the last token's scale is the negative subnormal 0x80000001",
+            p => BinaryPrimitives.WriteUInt32LittleEndian(p[(12 + 4 * 23)..], 0x80000001));
+        Replace("ans-scale-f32-negative", "§9.1", "ans section 0 rewritten with its scales as f32 (scale_type 1), the first scale -1", p =>
+        {
+            byte[] widened = WidenScales(p, f);
+            BinaryPrimitives.WriteSingleLittleEndian(widened.AsSpan(12), -1f);
+            return widened;
+        });
+        Replace("ans-scale-f32-nan", "§9.1", "ans section 0 rewritten with its scales as f32 (scale_type 1), the first scale NaN", p =>
+        {
+            byte[] widened = WidenScales(p, f);
+            BinaryPrimitives.WriteSingleLittleEndian(widened.AsSpan(12), float.NaN);
+            return widened;
+        });
+        Replace("ans-scale-f32-infinite", "§9.1", "ans section 0 rewritten with its scales as f32 (scale_type 1), the second scale +infinity", p =>
+        {
+            byte[] widened = WidenScales(p, f);
+            BinaryPrimitives.WriteSingleLittleEndian(widened.AsSpan(16), float.PositiveInfinity);
+            return widened;
+        });
         Edit("ans-table-sum-4097", "§9.1", "ans section 0: the first frequency table sums to 4097 (its first entry + 1)",
             p => BinaryPrimitives.WriteUInt16LittleEndian(p[f.Tables..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(p[f.Tables..]) + 1)));
         Edit("ans-lane-state-below-2pow16", "§9.1", "ans section 0: lane 0's state is 0xFFFF, below 2^16",
@@ -269,19 +317,33 @@ internal static class InvalidVectors
         Replace("ans-trailing-bytes", "§9.1", "ans section 0: two bytes (one word) after the last lane's stream", p => [.. p, 0x34, 0x12]);
     }
 
-    /// <summary>Where the parts of an ans payload start (§9.1), read from its own fields.</summary>
-    private readonly record struct AnsFields(int Tables, int LaneHeaders, int Streams)
+    /// <summary>A valid payload with f16 scales rewritten with the same scales as f32 (scale_type 1): each widened exactly (§9.1).</summary>
+    private static byte[] WidenScales(byte[] p, AnsFields f)
+    {
+        int count = (f.Tables - 12) / 2;
+        var widened = new byte[p.Length + 2 * count];
+        p.AsSpan(0, 12).CopyTo(widened);
+        widened[2] = 1;
+        for (int k = 0; k < count; k++)
+            BinaryPrimitives.WriteSingleLittleEndian(widened.AsSpan(12 + 4 * k), (float)BinaryPrimitives.ReadHalfLittleEndian(p.AsSpan(12 + 2 * k)));
+        p.AsSpan(f.Tables).CopyTo(widened.AsSpan(12 + 4 * count));
+        return widened;
+    }
+
+    /// <summary>The fields that place the parts of an ans payload, and where those parts start (§9.1), read from its own fields.</summary>
+    private readonly record struct AnsFields(int ScaleAxis, int ScaleType, int Tables, int LaneHeaders, int Streams)
     {
         public static AnsFields Of(ReadOnlySpan<byte> p, KvLayout layout, int tokens)
         {
-            int scales = p[1] == 1 ? layout.KvDim : tokens * layout.KvHeads;
-            int bound = p[3];
-            int alphabet = p[2] == 0 ? 2 * bound + 1 : 4 * bound + 1;
-            int lanes = BinaryPrimitives.ReadUInt16LittleEndian(p[4..]);
-            int groups = BinaryPrimitives.ReadUInt16LittleEndian(p[6..]);
-            int tables = 8 + 4 * scales;
+            int scales = p[1] switch { 1 => layout.KvDim, 2 => tokens * layout.KvHeads, _ => tokens };
+            int scaleSize = p[2] == 2 ? 2 : 4;
+            int bound = p[4];
+            int alphabet = p[3] == 0 ? 2 * bound + 1 : 4 * bound + 1;
+            int lanes = BinaryPrimitives.ReadUInt16LittleEndian(p[6..]);
+            int groups = BinaryPrimitives.ReadUInt16LittleEndian(p[8..]);
+            int tables = 12 + scaleSize * scales;
             int laneHeaders = tables + 2 * alphabet * groups;
-            return new AnsFields(tables, laneHeaders, laneHeaders + 8 * lanes);
+            return new AnsFields(p[1], p[2], tables, laneHeaders, laneHeaders + 8 * lanes);
         }
     }
 }

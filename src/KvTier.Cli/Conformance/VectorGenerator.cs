@@ -157,7 +157,49 @@ internal static class VectorGenerator
                 string t = LayoutNames.Of(type);
                 vectors.Add(Valid($"valid/ans-handmade-{t}.kvt", "§9", $"ans, {t}: {HandmadeAnsRecords.Description}", HandmadeAnsRecords.Build(type)));
             }
+
+            // §9.5's fallback: values 2^24 times the usual, so that some absmax / B of every section exceeds 65504 and the
+            // encoder stores that section's scales as f32 (scale_type 1).
+            KvLayout large = SmallLayout(KvElementType.Float32);
+            byte[] f32Scales = Encode(large, 16, ChunkCodecs.Ans, 2, seed, chunk: Scaled(SyntheticKv.Chunk(large, 16, seed), 1 << 24));
+            seed++;
+            if (!AllSections(f32Scales, payload => payload[2] == 1))
+                throw new InvalidOperationException("Generator bug: valid/ans-f32-scales-f32.kvt has a section with f16 scales.");
+            vectors.Add(Valid("valid/ans-f32-scales-f32.kvt", "§9.5",
+                "ans level 2, f32: small layout, 16 tokens, values 2^24 times larger than usual: scales above 65504, so every section stores f32 scales",
+                f32Scales));
         }
+    }
+
+    /// <summary>The chunk with every value multiplied by <paramref name="factor"/> (a power of two: exact for f32 elements).</summary>
+    private static KvChunk Scaled(KvChunk chunk, float factor)
+    {
+        var values = new float[chunk.ElementsPerSection];
+        for (int layer = 0; layer < chunk.Layout.Layers; layer++)
+        {
+            foreach (SectionKind kind in (ReadOnlySpan<SectionKind>)[SectionKind.Keys, SectionKind.Values])
+            {
+                chunk.GetSingle(layer, kind, values);
+                for (int i = 0; i < values.Length; i++)
+                    values[i] *= factor;
+                chunk.SetSingle(layer, kind, values);
+            }
+        }
+
+        return chunk;
+    }
+
+    /// <summary>Whether every section payload of the record satisfies <paramref name="rule"/>.</summary>
+    private static bool AllSections(byte[] record, Func<byte[], bool> rule)
+    {
+        ChunkRecord parsed = ChunkRecord.Parse(record);
+        for (int layer = 0; layer < parsed.Header.Layout.Layers; layer++)
+        {
+            if (!rule(parsed.GetPayload(layer, SectionKind.Keys).ToArray()) || !rule(parsed.GetPayload(layer, SectionKind.Values).ToArray()))
+                return false;
+        }
+
+        return true;
     }
 
     private static string Section(CodecInfo codec) => codec.Id switch

@@ -13,7 +13,7 @@ public static class ChunkCodecs
 
     /// <summary><c>ans</c>: quantization, token prediction and lane-parallel rANS.</summary>
     public static CodecInfo Ans { get; } = new(CodecId.Ans, "ans", AnsCodec.MinLevel, AnsCodec.MaxLevel, AnsCodec.DefaultLevel, Lossless: false,
-        "K per channel, V per token and head, optional previous-token prediction, rANS in independent lanes; level 1 smallest, 4 most accurate");
+        "quantization (K and V per channel at the encoder's levels; per token and head and per token readable too), f16 or f32 scales, optional previous-token prediction, rANS in independent lanes; level 1 smallest, 4 near-lossless");
 
     /// <summary>Every codec, by id.</summary>
     public static IReadOnlyList<CodecInfo> All { get; } = [Raw, Q8, Ans];

@@ -13,12 +13,13 @@ public sealed class AnsMalformedPayloadTests
 {
     private const long PayloadOffset = 1_000;
 
-    // A valid base: 3 tokens × (2 heads × 4 channels), scale_axis 1, prediction 0, B = 3 (A = 7), G = 2, N = 2.
-    // Offsets: scales 8 (8 × 4 bytes), tables 40 (2 × 7 × 2 bytes), lane headers 68 (2 × 8 bytes), streams 84.
+    // A valid base: 3 tokens × (2 heads × 4 channels), scale_axis 1, f32 scales, prediction 0, B = 3 (A = 7), G = 2, N = 2.
+    // Offsets: scales 12 (8 × 4 bytes), tables 44 (2 × 7 × 2 bytes), lane headers 72 (2 × 8 bytes), streams 88.
     private static readonly SectionContext Base = new(AnsTestData.Layout(2, 4), 3, 0, SectionKind.Keys, "base", PayloadOffset);
-    private const int Tables = 40;
-    private const int LaneHeaders = 68;
-    private const int Streams = 84;
+    private const int Scales = 12;
+    private const int Tables = 44;
+    private const int LaneHeaders = 72;
+    private const int Streams = 88;
 
     // One token of the same width, for the hand-built single-lane payloads below.
     private static readonly SectionContext OneToken = Base with { TokenCount = 1 };
@@ -47,16 +48,25 @@ public sealed class AnsMalformedPayloadTests
         { "version=0", 0 },
         { "version=2", 0 },
         { "axis=0", 1 },
-        { "axis=3", 1 },
-        { "prediction=2", 2 },
-        { "prediction=255", 2 },
-        { "bound=0", 3 },
-        { "bound=64", 3 },
-        { "lanes=0", 4 },
-        { "lanes=1025", 4 },
-        { "groups=0", 6 },
-        { "groups=3", 6 },      // does not divide kv_dim = 8
-        { "groups=16", 6 },     // more than kv_dim
+        { "axis=4", 1 },
+        { "axis=255", 1 },
+        { "type=0", 2 },
+        { "type=3", 2 },
+        { "type=255", 2 },
+        { "prediction=2", 3 },
+        { "prediction=255", 3 },
+        { "bound=0", 4 },
+        { "bound=128", 4 },
+        { "reserved5=1", 5 },
+        { "reserved5=128", 5 },
+        { "lanes=0", 6 },
+        { "lanes=1025", 6 },
+        { "groups=0", 8 },
+        { "groups=3", 8 },      // does not divide kv_dim = 8
+        { "groups=16", 8 },     // more than kv_dim
+        { "reserved10=1", 10 },
+        { "reserved10=256", 11 },
+        { "reserved10=65535", 10 },
     };
 
     [Theory]
@@ -70,10 +80,13 @@ public sealed class AnsMalformedPayloadTests
         {
             case "version": payload[0] = (byte)value; break;
             case "axis": payload[1] = (byte)value; break;
-            case "prediction": payload[2] = (byte)value; break;
-            case "bound": payload[3] = (byte)value; break;
-            case "lanes": BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(4), (ushort)value); break;
-            default: BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(6), (ushort)value); break;
+            case "type": payload[2] = (byte)value; break;
+            case "prediction": payload[3] = (byte)value; break;
+            case "bound": payload[4] = (byte)value; break;
+            case "reserved5": payload[5] = (byte)value; break;
+            case "lanes": BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(6), (ushort)value); break;
+            case "groups": BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(8), (ushort)value); break;
+            default: BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(10), (ushort)value); break;
         }
 
         AssertBadPayload(payload, offset);
@@ -82,9 +95,27 @@ public sealed class AnsMalformedPayloadTests
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
-    [InlineData(7)]
+    [InlineData(11)]
     public void A_payload_shorter_than_its_header_is_rejected_at_its_end(int length) =>
         AssertBadPayload(BaseBuilder().Build()[..length], length);
+
+    [Theory]
+    [InlineData(2)] // per token and head: S = 3·2 = 6 scales, 24 bytes instead of 32
+    [InlineData(3)] // per token: S = 3 scales, 12 bytes instead of 32
+    public void A_scale_axis_that_disagrees_with_the_payload_length_is_rejected(int axis)
+    {
+        byte[] payload = BaseBuilder().Build();
+        payload[1] = (byte)axis;
+        AssertBadPayload(payload, offset: null);
+    }
+
+    [Fact]
+    public void A_scale_type_that_disagrees_with_the_payload_length_is_rejected()
+    {
+        byte[] payload = BaseBuilder().Build();
+        payload[2] = 2; // f16: the scales would take 16 bytes, not 32
+        AssertBadPayload(payload, offset: null);
+    }
 
     [Theory]
     [InlineData(float.NaN)]
@@ -96,14 +127,50 @@ public sealed class AnsMalformedPayloadTests
     {
         AnsPayloadBuilder builder = BaseBuilder();
         builder.Scales[5] = scale;
-        AssertBadPayload(builder.Build(), 8 + 4 * 5);
+        AssertBadPayload(builder.Build(), Scales + 4 * 5);
+    }
+
+    [Theory]
+    [InlineData((ushort)0x7C00)] // +infinity
+    [InlineData((ushort)0xFC00)] // −infinity
+    [InlineData((ushort)0x7E00)] // quiet NaN
+    [InlineData((ushort)0x7C01)] // signalling NaN
+    [InlineData((ushort)0xFE00)] // negative NaN
+    [InlineData((ushort)0xBC00)] // −1
+    [InlineData((ushort)0x8001)] // the negative subnormal nearest −0
+    public void An_f16_scale_that_is_not_finite_and_non_negative_is_rejected_at_its_offset(ushort bits)
+    {
+        AnsPayloadBuilder builder = BaseBuilder();
+        builder.ScaleType = 2;
+        builder.Scales[5] = (float)BitConverter.UInt16BitsToHalf(bits);
+        byte[] payload = builder.Build();
+        BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(Scales + 2 * 5), bits); // exactly these bits, NaN payloads included
+        AssertBadPayload(payload, Scales + 2 * 5);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_negative_zero_scale_is_accepted_because_it_compares_equal_to_zero(int scaleType)
+    {
+        AnsPayloadBuilder builder = BaseBuilder();
+        builder.ScaleType = scaleType;
+        builder.Scales[4] = -0f;
+        byte[] payload = builder.Build();
+        if (scaleType == 2)
+            Assert.Equal(0x8000, BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(Scales + 2 * 4)));
+        else
+            Assert.Equal(0x80000000u, BinaryPrimitives.ReadUInt32LittleEndian(payload.AsSpan(Scales + 4 * 4)));
+        AssertAllPathsMatchReference(Base, payload);
     }
 
     [Fact]
-    public void A_negative_zero_scale_is_accepted_because_it_compares_equal_to_zero()
+    public void F16_scales_at_the_edges_of_binary16_decode_like_the_reference()
     {
+        // The largest finite value, the smallest normal and subnormal, +0: every one a valid scale, widened exactly.
         AnsPayloadBuilder builder = BaseBuilder();
-        builder.Scales[4] = -0f;
+        builder.ScaleType = 2;
+        builder.Scales = [65504f, (float)BitConverter.UInt16BitsToHalf(0x0400), (float)BitConverter.UInt16BitsToHalf(0x0001), 0f, 1f, 0.333251953125f, 2048f, 1e-3f];
         AssertAllPathsMatchReference(Base, builder.Build());
     }
 
@@ -228,19 +295,23 @@ public sealed class AnsMalformedPayloadTests
         {
             (Base, BaseBuilder().Build()),
         };
-        foreach ((int tokens, int heads, int headDim, int? lanes, int? groups, int? prediction, SectionKind kind) in new (int, int, int, int?, int?, int?, SectionKind)[]
+        foreach ((int tokens, int heads, int headDim, int? lanes, int? groups, int? prediction, SectionKind kind, AnsScaleAxis? axis, AnsScaleType? type) in
+            new (int, int, int, int?, int?, int?, SectionKind, AnsScaleAxis?, AnsScaleType?)[]
         {
-            (17, 2, 8, null, null, null, SectionKind.Keys),
-            (16, 2, 32, 32, 2, 1, SectionKind.Values),   // fused path, four lane groups, two tables, prediction
-            (16, 2, 16, 16, 1, 1, SectionKind.Keys),     // fused path, two lane groups
-            (12, 1, 16, 8, 16, 0, SectionKind.Values),   // fused path, a table per channel
-            (9, 3, 5, 3, 3, 1, SectionKind.Keys),        // scalar paths
-            (4, 2, 8, 1024, 2, 0, SectionKind.Keys),     // empty lanes
+            (17, 2, 8, null, null, null, SectionKind.Keys, null, null),
+            (16, 2, 32, 32, 2, 1, SectionKind.Values, null, null),                          // fused path, four lane groups, two tables, prediction, per-token f16
+            (16, 2, 16, 16, 1, 1, SectionKind.Keys, null, AnsScaleType.Float32),            // fused path, two lane groups
+            (12, 1, 16, 8, 16, 0, SectionKind.Values, AnsScaleAxis.PerTokenHead, AnsScaleType.Float32), // fused path, a table per channel
+            (12, 2, 8, 8, 2, 1, SectionKind.Values, AnsScaleAxis.PerTokenHead, AnsScaleType.Float16),
+            (12, 2, 8, 8, 1, 0, SectionKind.Values, AnsScaleAxis.PerToken, AnsScaleType.Float32),
+            (9, 3, 5, 3, 3, 1, SectionKind.Keys, AnsScaleAxis.PerToken, null),              // scalar paths
+            (9, 3, 5, 3, 3, 0, SectionKind.Values, AnsScaleAxis.PerTokenHead, AnsScaleType.Float16),
+            (4, 2, 8, 1024, 2, 0, SectionKind.Keys, null, null),                            // empty lanes
         })
         {
             var context = new SectionContext(AnsTestData.Layout(heads, headDim), tokens, 1, kind, "mutation", PayloadOffset);
             float[] values = AnsTestData.Smooth(tokens, heads * headDim, seed: tokens);
-            bases.Add((context, AnsEncoder.Encode(context, values, 1 + tokens % 4, new AnsEncoderChoices(prediction, groups, lanes))));
+            bases.Add((context, AnsEncoder.Encode(context, values, 1 + tokens % 4, new AnsEncoderChoices(prediction, groups, lanes, axis, type))));
         }
 
         int accepted = 0, rejected = 0;
@@ -308,15 +379,15 @@ public sealed class AnsMalformedPayloadTests
                 return payload[..random.Next(payload.Length)];
             case 4: // extend
                 return [.. payload, .. Enumerable.Range(0, random.Next(1, 9)).Select(_ => (byte)random.Next(256))];
-            case 5: // rewrite a header field with an edge value
+            case 5: // rewrite a header field with an edge value: the bytes at 0–5, or the u16 at 6, 8 or 10
             {
-                int field = random.Next(6);
-                int[] edges = [0, 1, 2, 3, 7, 8, 16, 31, 63, 64, 255, 1023, 1024, 1025, 65535];
+                int field = random.Next(9);
+                int[] edges = [0, 1, 2, 3, 4, 7, 8, 16, 31, 63, 64, 255, 256, 1023, 1024, 1025, 65535];
                 int value = edges[random.Next(edges.Length)];
-                if (field < 4)
+                if (field < 6)
                     payload[field] = (byte)value;
                 else
-                    BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(field == 4 ? 4 : 6), (ushort)value);
+                    BinaryPrimitives.WriteUInt16LittleEndian(payload.AsSpan(6 + 2 * (field - 6)), (ushort)value);
                 return payload;
             }
 
@@ -351,16 +422,18 @@ public sealed class AnsMalformedPayloadTests
     // Offsets of a valid payload's regions, read from its own fields.
     private static (int Tables, int Alphabet, int Groups) TableLayout(byte[] payload)
     {
-        int kvDimScales = ScaleCount(payload);
-        int bound = payload[3];
-        int alphabet = payload[2] == 0 ? 2 * bound + 1 : 4 * bound + 1;
-        return (8 + 4 * kvDimScales, alphabet, BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(6)));
+        int scaleCount = ScaleCount(payload);
+        int bound = payload[4];
+        int alphabet = payload[3] == 0 ? 2 * bound + 1 : 4 * bound + 1;
+        return (12 + ScaleSize(payload) * scaleCount, alphabet, BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(8)));
     }
+
+    private static int ScaleSize(byte[] payload) => payload[2] == 2 ? 2 : 4;
 
     private static (int LaneHeaders, int Lanes) ReadLaneHeaders(byte[] payload)
     {
         (int tables, int alphabet, int groups) = TableLayout(payload);
-        return (tables + 2 * alphabet * groups, BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(4)));
+        return (tables + 2 * alphabet * groups, BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(6)));
     }
 
     private static int StreamsOffset(byte[] payload)
@@ -378,16 +451,16 @@ public sealed class AnsMalformedPayloadTests
         return words;
     }
 
-    // The scale count is not in the header; recover it from the lengths: S = (streams − 8 − tables − lanes) / 4.
+    // The scale count is not in the header; recover it from the lengths: S = (streams − 12 − tables − lanes) / size.
     private static int ScaleCount(byte[] payload)
     {
-        int bound = payload[3];
-        int alphabet = payload[2] == 0 ? 2 * bound + 1 : 4 * bound + 1;
-        int groups = BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(6));
-        int lanes = BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(4));
+        int bound = payload[4];
+        int alphabet = payload[3] == 0 ? 2 * bound + 1 : 4 * bound + 1;
+        int groups = BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(8));
+        int lanes = BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(6));
         for (int s = 1; ; s++)
         {
-            int laneHeaders = 8 + 4 * s + 2 * alphabet * groups;
+            int laneHeaders = 12 + ScaleSize(payload) * s + 2 * alphabet * groups;
             int words = 0;
             for (int j = 0; j < lanes; j++)
                 words += BinaryPrimitives.ReadInt32LittleEndian(payload.AsSpan(laneHeaders + 8 * j + 4));

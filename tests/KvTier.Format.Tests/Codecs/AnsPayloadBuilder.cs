@@ -13,7 +13,16 @@ internal sealed class AnsPayloadBuilder
 
     public int ScaleAxis { get; set; } = 1;
 
+    /// <summary>1: f32 scales; 2: f16 scales (each written as <c>(Half)scale</c>, so give values binary16 holds).</summary>
+    public int ScaleType { get; set; } = 1;
+
     public int Prediction { get; set; }
+
+    /// <summary>The reserved byte at offset 5 (0 in a valid payload).</summary>
+    public int Reserved5 { get; set; }
+
+    /// <summary>The reserved u16 at offset 10 (0 in a valid payload).</summary>
+    public int Reserved10 { get; set; }
 
     public int Bound { get; set; } = 1;
 
@@ -81,13 +90,21 @@ internal sealed class AnsPayloadBuilder
         {
             (byte)LayoutVersion,
             (byte)ScaleAxis,
+            (byte)ScaleType,
             (byte)Prediction,
             (byte)Bound,
+            (byte)Reserved5,
         };
         AddU16(bytes, lanes.Length);
         AddU16(bytes, Tables.Length);
+        AddU16(bytes, Reserved10);
         foreach (float scale in Scales)
-            AddU32(bytes, BitConverter.SingleToUInt32Bits(scale));
+        {
+            if (ScaleType == 2)
+                AddU16(bytes, BitConverter.HalfToUInt16Bits((Half)scale));
+            else
+                AddU32(bytes, BitConverter.SingleToUInt32Bits(scale));
+        }
         foreach (ushort[] table in Tables)
         {
             foreach (ushort f in table)

@@ -23,22 +23,41 @@ internal static class AnsReferenceDecoder
         int layoutVersion = U8(payload, ref at);
         Require(layoutVersion == 1, "layout_version MUST be 1");
         int scaleAxis = U8(payload, ref at);
-        Require(scaleAxis is 1 or 2, "scale_axis is 1 or 2");
+        Require(scaleAxis is 1 or 2 or 3, "scale_axis is 1, 2 or 3");
+        int scaleType = U8(payload, ref at);
+        Require(scaleType is 1 or 2, "scale_type is 1 (f32) or 2 (f16)");
         int prediction = U8(payload, ref at);
         Require(prediction is 0 or 1, "prediction is 0 or 1");
         int bound = U8(payload, ref at);
-        Require(bound is >= 1 and <= 63, "1 ≤ B ≤ 63");
+        Require(bound >= 1 && bound <= (prediction == 0 ? 127 : 63), "1 ≤ B ≤ 127 with prediction 0, 1 ≤ B ≤ 63 with prediction 1");
+        Require(U8(payload, ref at) == 0, "reserved byte 5 MUST be 0");
         int laneCount = U16(payload, ref at);
         Require(laneCount is >= 1 and <= 1024, "1 ≤ N ≤ 1024");
         int groups = U16(payload, ref at);
         Require(groups >= 1 && groups <= kvDim && kvDim % groups == 0, "1 ≤ G ≤ kv_dim, kv_dim mod G = 0");
+        Require(U16(payload, ref at) == 0, "reserved bytes 10-11 MUST be 0");
 
-        long scaleCount = scaleAxis == 1 ? kvDim : (long)tokenCount * layout.KvHeads;
+        long scaleCount = scaleAxis switch
+        {
+            1 => kvDim,
+            2 => (long)tokenCount * layout.KvHeads,
+            _ => tokenCount,
+        };
         var scales = new float[scaleCount];
         for (long k = 0; k < scaleCount; k++)
         {
-            scales[k] = BitConverter.Int32BitsToSingle((int)U32(payload, ref at));
-            Require(float.IsFinite(scales[k]) && scales[k] >= 0, "scales finite and ≥ 0");
+            if (scaleType == 1)
+            {
+                scales[k] = BitConverter.Int32BitsToSingle((int)U32(payload, ref at));
+                Require(float.IsFinite(scales[k]) && scales[k] >= 0, "f32 scales finite and ≥ 0");
+            }
+            else
+            {
+                int bits = U16(payload, ref at);
+                Require((bits & 0x7C00) != 0x7C00, "f16 scales finite");
+                Require((bits & 0x8000) == 0 || bits == 0x8000, "f16 scales ≥ 0 (−0 allowed)");
+                scales[k] = WidenBinary16(bits);
+            }
         }
 
         int alphabet = prediction == 0 ? 2 * bound + 1 : 4 * bound + 1;
@@ -120,11 +139,30 @@ internal static class AnsReferenceDecoder
             long v = s % 2 == 0 ? s / 2 : -(s + 1) / 2;
             q[i] = prediction == 1 && t > 0 ? q[i - kvDim] + v : v;
             Require(q[i] >= -bound && q[i] <= bound, "every q lies in [-B, B]");
-            float scale = scaleAxis == 1 ? scales[c] : scales[t * layout.KvHeads + c / layout.HeadDim];
+            float scale = scaleAxis switch
+            {
+                1 => scales[c],
+                2 => scales[t * layout.KvHeads + c / layout.HeadDim],
+                _ => scales[t],
+            };
             values[i] = (float)q[i] * scale;
         }
 
         return values;
+    }
+
+    /// <summary>
+    /// An IEEE binary16 (finite here) as binary32, from its definition: sign, 5 exponent bits biased by 15, 10 fraction
+    /// bits; subnormals are fraction·2^−24. The product is exact in binary64 and representable in binary32, so the casts
+    /// round nothing.
+    /// </summary>
+    private static float WidenBinary16(int bits)
+    {
+        int sign = bits >> 15;
+        int exponent = (bits >> 10) & 0x1F;
+        int fraction = bits & 0x3FF;
+        double magnitude = exponent == 0 ? fraction * Math.Pow(2, -24) : (1024 + fraction) * Math.Pow(2, exponent - 25);
+        return (float)(sign == 1 ? -magnitude : magnitude);
     }
 
     private static void Require(bool condition, string rule)

@@ -29,27 +29,41 @@ public sealed class AnsReferenceDecoderTests
 
     [Theory]
     [MemberData(nameof(Sections))]
-    public void Every_path_matches_the_reference_for_every_level_kind_prediction_and_table_choice(int tokens, int kvHeads, int headDim, string content)
+    public void Every_path_matches_the_reference_for_every_level_kind_scale_prediction_and_table_choice(int tokens, int kvHeads, int headDim, string content)
     {
         int kvDim = kvHeads * headDim;
         float[] values = Content(content, tokens, kvDim, seed: tokens * 31 + kvDim);
         bool large = tokens * kvDim > 20000;
-        foreach (SectionKind kind in new[] { SectionKind.Keys, SectionKind.Values })
+        foreach ((SectionKind kind, AnsScaleAxis axis, AnsScaleType? type) in ScaleChoices(large))
         {
             foreach (int level in large ? new[] { 2, 4 } : new[] { 1, 2, 3, 4 })
             {
-                for (int prediction = 0; prediction <= 1; prediction++)
+                SectionContext context = AnsTestData.Context(tokens, kvHeads, headDim, kind, layer: level % 3);
+                for (int prediction = 0; prediction <= AnsTestData.MaxPrediction(context, level); prediction++)
                 {
                     foreach (int groups in new[] { 1, kvHeads }.Distinct())
                     {
-                        SectionContext context = AnsTestData.Context(tokens, kvHeads, headDim, kind, layer: level % 3);
-                        byte[] payload = AnsEncoder.Encode(context, values, level, new AnsEncoderChoices(prediction, groups));
+                        byte[] payload = AnsEncoder.Encode(context, values, level, new AnsEncoderChoices(prediction, groups, ScaleAxis: axis, ScaleType: type));
+                        Assert.Equal((byte)axis, payload[1]);
                         AssertAllPathsMatchReference(context, payload);
                     }
                 }
             }
         }
     }
+
+    /// <summary>Keys per channel and values on both per-token axes, each with the encoder's scale type (f16 here) and with f32.</summary>
+    private static (SectionKind, AnsScaleAxis, AnsScaleType?)[] ScaleChoices(bool large) => large
+        ? [(SectionKind.Keys, AnsScaleAxis.PerChannel, null), (SectionKind.Values, AnsScaleAxis.PerTokenHead, AnsScaleType.Float32), (SectionKind.Values, AnsScaleAxis.PerToken, null)]
+        :
+        [
+            (SectionKind.Keys, AnsScaleAxis.PerChannel, null),
+            (SectionKind.Keys, AnsScaleAxis.PerChannel, AnsScaleType.Float32),
+            (SectionKind.Values, AnsScaleAxis.PerTokenHead, null),
+            (SectionKind.Values, AnsScaleAxis.PerTokenHead, AnsScaleType.Float32),
+            (SectionKind.Values, AnsScaleAxis.PerToken, null),
+            (SectionKind.Values, AnsScaleAxis.PerToken, AnsScaleType.Float32),
+        ];
 
     public static TheoryData<int, int, int, int, int> OddChoices() => new()
     {
@@ -70,10 +84,12 @@ public sealed class AnsReferenceDecoderTests
         float[] values = AnsTestData.Smooth(tokens, kvHeads * headDim, seed: lanes);
         for (int prediction = 0; prediction <= 1; prediction++)
         {
-            foreach (SectionKind kind in new[] { SectionKind.Keys, SectionKind.Values })
+            // f32 scales with prediction 0, f16 with prediction 1.
+            AnsScaleType type = prediction == 0 ? AnsScaleType.Float32 : AnsScaleType.Float16;
+            foreach (AnsScaleAxis axis in new[] { AnsScaleAxis.PerChannel, AnsScaleAxis.PerTokenHead, AnsScaleAxis.PerToken })
             {
-                SectionContext context = AnsTestData.Context(tokens, kvHeads, headDim, kind);
-                byte[] payload = AnsEncoder.Encode(context, values, 3, new AnsEncoderChoices(prediction, groups, lanes));
+                SectionContext context = AnsTestData.Context(tokens, kvHeads, headDim, axis == AnsScaleAxis.PerChannel ? SectionKind.Keys : SectionKind.Values);
+                byte[] payload = AnsEncoder.Encode(context, values, 3, new AnsEncoderChoices(prediction, groups, lanes, axis, type));
                 AssertAllPathsMatchReference(context, payload);
             }
         }

@@ -1,3 +1,4 @@
+using KvTier.Format.Codecs.Ans;
 using KvTier.Format.Codecs;
 using KvTier.Layout;
 
@@ -6,6 +7,10 @@ namespace KvTier.Format.Tests.Codecs;
 /// <summary>Section shapes and contents for the ans codec tests.</summary>
 internal static class AnsTestData
 {
+    /// <summary>1 when prediction can be forced at this level's bound for the section (B ≤ 63, §9.1), else 0.</summary>
+    public static int MaxPrediction(in SectionContext context, int level) =>
+        AnsCodec.Bound(level, context.Layer, context.Layout.Layers, context.Kind) <= AnsFormat.MaxPredictedBound ? 1 : 0;
+
     public static KvLayout Layout(int kvHeads, int headDim, int layers = 3) =>
         new(layers, kvHeads, headDim, KvElementType.Float32, RopeParameters.None, keysStoredAfterRope: false);
 

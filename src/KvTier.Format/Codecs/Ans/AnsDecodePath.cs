@@ -11,8 +11,8 @@ internal enum AnsDecodePath
 
     /// <summary>
     /// AVX2, eight lanes per step with gathers: for N = 8, 16 or 32 with states in registers and dequantization fused in;
-    /// for other multiples of 8 in blocks. Needs kv_dim a multiple of 8 (and, for the fused loop with per-head scales,
-    /// head_dim too); otherwise <see cref="Scalar"/> runs.
+    /// for other multiples of 8 in blocks. Needs kv_dim a multiple of 8 (and, for the fused loop with per-token-and-head
+    /// scales, head_dim too); otherwise <see cref="Scalar"/> runs.
     /// </summary>
     Vector = 2,
 

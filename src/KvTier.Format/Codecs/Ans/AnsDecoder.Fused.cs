@@ -64,21 +64,22 @@ internal static unsafe partial class AnsDecoder
         public int* Positions;
         public int* Ends;
         public int* Previous;       // prediction 1 only
-        public float* Scales;       // as stored
-        public int* ChannelHead;    // scale_axis 2: head of each channel
+        public float* Scales;       // as f32
+        public int* ChannelGroup;   // per-token axes: c div W for each channel c
         public float* Output;
         public long Rounds;
         public int KvDim;
-        public int Heads;
+        public int GroupsPerToken;  // per-token axes: kv_dim / W
         public int Bound;
     }
 
     /// <summary>
     /// Whether the fused kernel can decode a payload with these lanes and shape on this CPU: eight consecutive elements
-    /// then always lie in one token and, with per-head scales, in one head.
+    /// then always lie in one token and, with per-token scales (<paramref name="groupWidth"/> W ≠ 0), in one group of W
+    /// channels. Per-token scales over the whole row (W = kv_dim) always qualify.
     /// </summary>
-    private static bool FusedApplies(int lanes, int kvDim, int headDim, int scaleAxis) =>
-        Avx2.IsSupported && lanes is 8 or 16 or 32 && kvDim % 8 == 0 && (scaleAxis == AnsFormat.ScalePerChannel || headDim % 8 == 0);
+    private static bool FusedApplies(int lanes, int kvDim, int groupWidth) =>
+        Avx2.IsSupported && lanes is 8 or 16 or 32 && kvDim % 8 == 0 && groupWidth % 8 == 0;
 
     /// <summary>Runs the specialization of <see cref="DecodeRounds"/> for the lane count, prediction, table count and scale axis.</summary>
     private static bool DecodeFused(ref FusedKernel kernel, int lanes, bool predicted, bool perChannel) =>
@@ -265,12 +266,12 @@ internal static unsafe partial class AnsDecoder
     private struct OutputCursor(in FusedKernel k)
     {
         private readonly int* _previous = k.Previous;
-        private readonly int* _channelHead = k.ChannelHead;
+        private readonly int* _channelGroup = k.ChannelGroup;
         private readonly int _kvDim = k.KvDim;
-        private readonly int _heads = k.Heads;
+        private readonly int _groupsPerToken = k.GroupsPerToken;
         private readonly Vector256<int> _bound = Vector256.Create(k.Bound);
         private float* _output = k.Output;
-        private float* _scales = k.Scales; // scale_axis 1: per channel; 2: the current token's, per head
+        private float* _scales = k.Scales; // per channel; or, per-token axes, the current token's, one per group of W channels
 
         public int Channel;
 
@@ -288,14 +289,14 @@ internal static unsafe partial class AnsDecoder
                 beyond |= Avx2.CompareGreaterThan(Avx2.Abs(q).AsInt32(), _bound);
             }
 
-            Vector256<float> scale = TPerChannel.Value ? Avx.LoadVector256(_scales + Channel) : Vector256.Create(_scales[_channelHead[Channel]]);
+            Vector256<float> scale = TPerChannel.Value ? Avx.LoadVector256(_scales + Channel) : Vector256.Create(_scales[_channelGroup[Channel]]);
             Avx.Store(_output, Avx.Multiply(Avx.ConvertToVector256Single(q), scale));
             _output += 8;
             if ((Channel += 8) == _kvDim)
             {
                 Channel = 0;
                 if (!TPerChannel.Value)
-                    _scales += _heads;
+                    _scales += _groupsPerToken;
             }
         }
     }

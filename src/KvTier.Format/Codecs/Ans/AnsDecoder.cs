@@ -10,7 +10,8 @@ namespace KvTier.Format.Codecs.Ans;
 
 /// <summary>
 /// The <c>ans</c> decoder (format-spec/kvtier-format.md §9.1–§9.4). It validates the whole payload layout first
-/// (<see cref="AnsPayloadLayout.Parse"/>), builds one 4096-entry slot lookup per table, then decodes:
+/// (<see cref="AnsPayloadLayout.Parse"/>), builds one 4096-entry slot lookup per table, widens f16 scales to f32, then
+/// decodes:
 /// <list type="bullet">
 /// <item>with AVX2 and N = 8, 16 or 32 (what KvTier's encoder writes): eight lanes per step with states in registers,
 /// dequantizing straight into the output (AnsDecoder.Fused.cs);</item>
@@ -19,6 +20,7 @@ namespace KvTier.Format.Codecs.Ans;
 /// check and dequantization over the block with SIMD;</item>
 /// <item>when G lookups would cost more than the section, a checked scalar loop with a binary search per symbol.</item>
 /// </list>
+/// Scale axes 2 and 3 are one case everywhere: a scale per token and group of W channels (W = head_dim or kv_dim).
 /// The fast paths detect a fault (a lane reading past its stream, q out of range) and leave locating it to the checked
 /// path. Stateless and thread-safe: every call works on its own (pooled) buffers.
 /// </summary>
@@ -80,8 +82,8 @@ internal static unsafe partial class AnsDecoder
         private readonly AnsDecodePath _path;
         private readonly int _tokens;
         private readonly int _kvDim;
-        private readonly int _heads;
-        private readonly int _headDim;
+        private readonly int _groupWidth;       // per-token axes: W, the channels that share a scale; per channel: 0
+        private readonly int _groupsPerToken;   // per-token axes: kv_dim / W scales per token
         private readonly int _rowsPerBlock;
         private readonly bool _fused;
 
@@ -92,8 +94,8 @@ internal static unsafe partial class AnsDecoder
         private ushort[]? _words;       // the lane streams, then zero padding that a lane overrunning its stream within one block reads
         private int[]? _block;          // block paths: one block's zigzag values, then its quantized values
         private int[]? _previous;       // prediction 1: the previous row's quantized values
-        private float[]? _scalesCopy;   // scales, on big-endian hosts only
-        private int[]? _channelHead;    // fused path, scale_axis 2: the head of each channel
+        private float[]? _widenedScales; // scales as f32: f16 scales widened, or f32 scales on big-endian hosts
+        private int[]? _channelGroup;   // fused path, per-token axes: c div W for each channel c
         private uint[]? _laneState;
         private int[]? _lanePosition;   // index of the lane's next word in _words
         private int[]? _laneEnd;        // index just past the lane's last word
@@ -105,10 +107,10 @@ internal static unsafe partial class AnsDecoder
             _path = path;
             _tokens = context.TokenCount;
             _kvDim = context.Layout.KvDim;
-            _heads = context.Layout.KvHeads;
-            _headDim = context.Layout.HeadDim;
+            _groupWidth = fields.ScaleAxis == AnsScaleAxis.PerChannel ? 0 : AnsFormat.TokenGroupWidth(fields.ScaleAxis, context.Layout.HeadDim, _kvDim);
+            _groupsPerToken = _groupWidth == 0 ? 0 : _kvDim / _groupWidth;
             _rowsPerBlock = Math.Max(1, Math.Min(_tokens, BlockElements / _kvDim));
-            _fused = path == AnsDecodePath.Vector && FusedApplies(fields.Lanes, _kvDim, _headDim, fields.ScaleAxis);
+            _fused = path == AnsDecodePath.Vector && FusedApplies(fields.Lanes, _kvDim, _groupWidth);
 
             // Every size below is bounded by the validated payload (W, G·A, N) or by the section (kv_dim, block).
             int lanes = fields.Lanes;
@@ -142,11 +144,11 @@ internal static unsafe partial class AnsDecoder
             {
                 _block = ArrayPool<int>.Shared.Rent(blockElements);
             }
-            else if (fields.ScaleAxis == AnsFormat.ScalePerTokenHead)
+            else if (_groupWidth != 0)
             {
-                _channelHead = ArrayPool<int>.Shared.Rent(_kvDim);
+                _channelGroup = ArrayPool<int>.Shared.Rent(_kvDim);
                 for (int c = 0; c < _kvDim; c++)
-                    _channelHead[c] = c / _headDim;
+                    _channelGroup[c] = c / _groupWidth;
             }
 
             if (fields.Prediction == 1)
@@ -155,11 +157,12 @@ internal static unsafe partial class AnsDecoder
                 _previous.AsSpan(0, _kvDim).Clear();
             }
 
-            if (!BitConverter.IsLittleEndian)
+            if (fields.ScaleType == AnsScaleType.Float16 || !BitConverter.IsLittleEndian)
             {
-                _scalesCopy = ArrayPool<float>.Shared.Rent(fields.ScaleCount);
+                // S conversions against the section's S·W elements (W ≥ 1, usually ≥ 8): a small share of the decode.
+                _widenedScales = ArrayPool<float>.Shared.Rent(fields.ScaleCount);
                 for (int k = 0; k < fields.ScaleCount; k++)
-                    _scalesCopy[k] = BinaryPrimitives.ReadSingleLittleEndian(payload[(fields.ScalesOffset + 4 * k)..]);
+                    _widenedScales[k] = fields.Scale(payload, k);
             }
 
             int groups = fields.TableGroups;
@@ -219,8 +222,8 @@ internal static unsafe partial class AnsDecoder
         /// <summary>Decodes the section into <paramref name="values"/>; false when the fused path saw a fault it does not locate.</summary>
         public readonly bool Run(ReadOnlySpan<byte> payload, Span<float> values)
         {
-            ReadOnlySpan<float> scales = _scalesCopy is not null
-                ? _scalesCopy.AsSpan(0, _fields.ScaleCount)
+            ReadOnlySpan<float> scales = _widenedScales is not null
+                ? _widenedScales.AsSpan(0, _fields.ScaleCount)
                 : MemoryMarshal.Cast<byte, float>(payload.Slice(_fields.ScalesOffset, 4 * _fields.ScaleCount));
             int lanes = _fields.Lanes;
 
@@ -240,7 +243,7 @@ internal static unsafe partial class AnsDecoder
             fixed (int* ends = _laneEnd)
             fixed (float* scalePointer = scales)
             fixed (float* output = values)
-            fixed (int* channelHead = _channelHead)
+            fixed (int* channelGroup = _channelGroup)
             {
                 if (_fused)
                 {
@@ -254,14 +257,14 @@ internal static unsafe partial class AnsDecoder
                         Ends = ends,
                         Previous = previous,
                         Scales = scalePointer,
-                        ChannelHead = channelHead,
+                        ChannelGroup = channelGroup,
                         Output = output,
                         Rounds = (long)_tokens * _kvDim / lanes,
                         KvDim = _kvDim,
-                        Heads = _heads,
+                        GroupsPerToken = _groupsPerToken,
                         Bound = _fields.Bound,
                     };
-                    if (!DecodeFused(ref kernel, lanes, previous is not null, _fields.ScaleAxis == AnsFormat.ScalePerChannel))
+                    if (!DecodeFused(ref kernel, lanes, previous is not null, _groupWidth == 0))
                         return false;
                     if (!DecodeTail(kernel.Rounds * lanes, lookup, channelTable, words, states, positions, previous, scalePointer, output))
                         return false;
@@ -345,7 +348,7 @@ internal static unsafe partial class AnsDecoder
                         return false;
                 }
 
-                float scale = _fields.ScaleAxis == AnsFormat.ScalePerChannel ? scales[channel] : scales[token * _heads + channel / _headDim];
+                float scale = _groupWidth == 0 ? scales[channel] : scales[token * _groupsPerToken + channel / _groupWidth];
                 output[i] = q * scale;
             }
 
@@ -361,8 +364,8 @@ internal static unsafe partial class AnsDecoder
             Return(ref _words);
             Return(ref _block);
             Return(ref _previous);
-            Return(ref _scalesCopy);
-            Return(ref _channelHead);
+            Return(ref _widenedScales);
+            Return(ref _channelGroup);
             Return(ref _laneState);
             Return(ref _lanePosition);
             Return(ref _laneEnd);
@@ -398,15 +401,15 @@ internal static unsafe partial class AnsDecoder
                 }
 
                 float* row = output + (long)r * kvDim;
-                if (_fields.ScaleAxis == AnsFormat.ScalePerChannel)
+                if (_groupWidth == 0)
                 {
                     ScaleRow(quantized, scales, row, kvDim);
                 }
                 else
                 {
-                    float* tokenScales = scales + (long)(t0 + r) * _heads;
-                    for (int h = 0; h < _heads; h++)
-                        ScaleRow(quantized + h * _headDim, tokenScales[h], row + h * _headDim, _headDim);
+                    float* tokenScales = scales + (long)(t0 + r) * _groupsPerToken;
+                    for (int g = 0; g < _groupsPerToken; g++)
+                        ScaleRow(quantized + g * _groupWidth, tokenScales[g], row + g * _groupWidth, _groupWidth);
                 }
             }
         }

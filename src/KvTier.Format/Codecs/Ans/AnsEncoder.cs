@@ -7,9 +7,11 @@ using KvTier.Layout;
 namespace KvTier.Format.Codecs.Ans;
 
 /// <summary>
-/// KvTier's <c>ans</c> encoder, exactly as format-spec/kvtier-format.md §9.5 describes it: quantize (keys per channel,
-/// values per token and head), then code the section with prediction 0 and 1 and with 1 and kv_heads tables, and keep
-/// the shortest payload. Deterministic; stateless and thread-safe (each call rents its own buffers).
+/// KvTier's <c>ans</c> encoder, exactly as format-spec/kvtier-format.md §9.5 describes it: scales on the level's axis
+/// (<see cref="AnsLevels"/>: keys per channel, values per token or per token and head), stored as f16 where every scale
+/// rounds up to a finite binary16 and as f32 otherwise; quantization with the stored scales; then the section coded with
+/// prediction 0 and 1 and with 1 and kv_heads tables, keeping the shortest payload. Deterministic; stateless and
+/// thread-safe (each call rents its own buffers).
 /// </summary>
 internal static unsafe class AnsEncoder
 {
@@ -33,6 +35,7 @@ internal static unsafe class AnsEncoder
         if (values.Length != n)
             throw new ArgumentException($"The section has {n} values; got {values.Length}.", nameof(values));
         int bound = AnsCodec.Bound(level, context.Layer, layout.Layers, context.Kind);
+        AnsScaleAxis axis = choices.ScaleAxis ?? AnsCodec.ScaleAxis(level, context.Kind);
         for (int i = 0; i < values.Length; i++)
         {
             if (!float.IsFinite(values[i]))
@@ -41,13 +44,23 @@ internal static unsafe class AnsEncoder
 
         if (choices.Prediction is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(choices), choices.Prediction, "Prediction is 0 or 1.");
+        bool predictable = bound <= AnsFormat.MaxPredictedBound;
+        if (choices.Prediction == 1 && !predictable)
+            throw new ArgumentOutOfRangeException(nameof(choices), bound, $"Prediction needs B ≤ {AnsFormat.MaxPredictedBound}.");
         if (choices.TableGroups is { } fixedGroups && (fixedGroups < 1 || fixedGroups > kvDim || kvDim % fixedGroups != 0 || fixedGroups > ushort.MaxValue))
             throw new ArgumentOutOfRangeException(nameof(choices), fixedGroups, $"Table groups must divide kv_dim = {kvDim}.");
         if (choices.Lanes is < 1 or > AnsFormat.MaxLanes)
             throw new ArgumentOutOfRangeException(nameof(choices), choices.Lanes, $"Lanes are 1 to {AnsFormat.MaxLanes}.");
+        if (!Enum.IsDefined(axis))
+            throw new ArgumentOutOfRangeException(nameof(choices), axis, "Unknown scale axis.");
+        if (choices.ScaleType is { } fixedType && !Enum.IsDefined(fixedType))
+            throw new ArgumentOutOfRangeException(nameof(choices), fixedType, "Unknown scale type.");
 
-        bool perChannel = context.Kind == SectionKind.Keys;
-        float[] scales = perChannel ? ChannelScales(values, kvDim, bound) : TokenHeadScales(values, layout.HeadDim, bound);
+        // Scales as binary32 (absmax / B), then as stored: quantization must use what the decoder will multiply by.
+        int groupWidth = axis == AnsScaleAxis.PerChannel ? 0 : AnsFormat.TokenGroupWidth(axis, layout.HeadDim, kvDim);
+        float[] scales = groupWidth == 0 ? ChannelScales(values, kvDim, bound) : TokenGroupScales(values, groupWidth, bound);
+        ushort[]? halfScales = StoreAsHalf(scales, choices.ScaleType);
+        AnsScaleType scaleType = halfScales is null ? AnsScaleType.Float32 : AnsScaleType.Float16;
 
         byte[] plain = ArrayPool<byte>.Shared.Rent(n);
         byte[] predicted = ArrayPool<byte>.Shared.Rent(n);
@@ -56,13 +69,13 @@ internal static unsafe class AnsEncoder
         var trial = new LaneStreams(n, lanes);
         try
         {
-            Quantize(values, scales, layout, perChannel, bound, plain.AsSpan(0, n), predicted.AsSpan(0, n));
+            Quantize(values, scales, kvDim, groupWidth, bound, plain.AsSpan(0, n), predicted.AsSpan(0, n));
 
             long bestLength = long.MaxValue;
             int bestPrediction = 0, bestGroups = 0;
             ushort[] bestFrequencies = [];
             ReadOnlySpan<int> groupChoices = choices.TableGroups is { } g ? [g] : layout.KvHeads > 1 ? [1, layout.KvHeads] : [1];
-            for (int prediction = choices.Prediction ?? 0; prediction <= (choices.Prediction ?? 1); prediction++)
+            for (int prediction = choices.Prediction ?? 0; prediction <= (choices.Prediction ?? (predictable ? 1 : 0)); prediction++)
             {
                 byte[] symbols = prediction == 0 ? plain : predicted;
                 int alphabet = AnsFormat.Alphabet(bound, prediction);
@@ -70,7 +83,7 @@ internal static unsafe class AnsEncoder
                 {
                     ushort[] frequencies = Frequencies(symbols.AsSpan(0, n), kvDim, groups, alphabet);
                     trial.Encode(symbols.AsSpan(0, n), kvDim, groups, alphabet, frequencies);
-                    long length = AnsFormat.HeaderSize + 4L * scales.Length + 2L * alphabet * groups + (long)AnsFormat.LaneHeaderSize * lanes + 2L * trial.WordCount;
+                    long length = AnsFormat.HeaderSize + (long)AnsFormat.ScaleSize(scaleType) * scales.Length + 2L * alphabet * groups + (long)AnsFormat.LaneHeaderSize * lanes + 2L * trial.WordCount;
                     if (length < bestLength) // strict: ties keep the earlier candidate (prediction 0 first, then the smaller G)
                     {
                         bestLength = length;
@@ -82,7 +95,8 @@ internal static unsafe class AnsEncoder
                 }
             }
 
-            return Assemble(bestLength, perChannel, bestPrediction, bound, bestGroups, scales, bestFrequencies, best);
+            var header = new Header(axis, scaleType, bestPrediction, bound, bestGroups);
+            return Assemble(bestLength, header, scales, halfScales, bestFrequencies, best);
         }
         finally
         {
@@ -109,13 +123,17 @@ internal static unsafe class AnsEncoder
         return absMax;
     }
 
-    /// <summary>One scale per token and head (values): <c>absmax / B</c> in binary32 over the head's channels.</summary>
-    private static float[] TokenHeadScales(ReadOnlySpan<float> values, int headDim, int bound)
+    /// <summary>
+    /// One scale per token and group of <paramref name="width"/> channels (values; width head_dim or kv_dim): <c>absmax / B</c>
+    /// in binary32 over the group. Group k is channels <c>[(k mod (kv_dim/W))·W, …+W)</c> of token <c>k div (kv_dim/W)</c>,
+    /// which is the k-th run of W values in row-major order.
+    /// </summary>
+    private static float[] TokenGroupScales(ReadOnlySpan<float> values, int width, int bound)
     {
-        var scales = new float[values.Length / headDim];
+        var scales = new float[values.Length / width];
         for (int k = 0; k < scales.Length; k++)
         {
-            ReadOnlySpan<float> group = values.Slice(k * headDim, headDim); // group k = token k div heads, head k mod heads
+            ReadOnlySpan<float> group = values.Slice(k * width, width);
             float absMax = 0;
             foreach (float x in group)
                 absMax = MathF.Max(absMax, MathF.Abs(x));
@@ -126,32 +144,79 @@ internal static unsafe class AnsEncoder
     }
 
     /// <summary>
-    /// <c>q = clamp(round_half_even(x / scale), −B, B)</c> (0 where the scale is 0), written as the zigzag symbols of
-    /// prediction 0 (<c>q</c>) and of prediction 1 (<c>q[t,c] − q[t−1,c]</c>, row 0 as is).
+    /// §9.5's choice of scale type: the bits of every scale rounded up to binary16, with <paramref name="scales"/> replaced by
+    /// those values widened back to binary32; or null (f32, <paramref name="scales"/> unchanged) when one of them rounds up
+    /// to +∞ or f32 is asked for.
     /// </summary>
-    private static void Quantize(ReadOnlySpan<float> values, float[] scales, KvLayout layout, bool perChannel, int bound, Span<byte> plain, Span<byte> predicted)
+    /// <exception cref="ArgumentException">f16 is asked for and a scale does not fit.</exception>
+    private static ushort[]? StoreAsHalf(float[] scales, AnsScaleType? required)
     {
-        int kvDim = layout.KvDim;
-        int headDim = layout.HeadDim;
+        if (required == AnsScaleType.Float32)
+            return null;
+        var bits = new ushort[scales.Length];
+        for (int k = 0; k < scales.Length; k++)
+        {
+            if (!TryRoundUpToHalf(scales[k], out bits[k]))
+            {
+                if (required == AnsScaleType.Float16)
+                    throw new ArgumentException($"Scale {k} is {scales[k]}, beyond binary16; f16 scales cannot hold it.", nameof(required));
+                return null;
+            }
+        }
+
+        for (int k = 0; k < scales.Length; k++)
+            scales[k] = (float)BitConverter.UInt16BitsToHalf(bits[k]);
+        return bits;
+    }
+
+    /// <summary>
+    /// The least binary16 ≥ <paramref name="scale"/> (finite, ≥ 0), as bits; false when that is +∞ (scale above 65504).
+    /// Rounding up keeps <c>|x / s16| ≤ |x / s| ≤ B</c>, so no value the scale was made for clips. Exact: the nearest
+    /// binary16 is one step from the answer at most, and steps are bit increments (positive binary16 values order as
+    /// their bits, subnormals and +∞ included).
+    /// </summary>
+    internal static bool TryRoundUpToHalf(float scale, out ushort bits)
+    {
+        bits = BitConverter.HalfToUInt16Bits((Half)scale);
+        if ((bits & 0x8000) != 0)
+            bits = 0; // −0 (from a −0 input): +0 is the same scale and the least binary16 ≥ it
+        while ((float)BitConverter.UInt16BitsToHalf(bits) < scale)
+            bits++;
+        while (bits > 0 && (float)BitConverter.UInt16BitsToHalf((ushort)(bits - 1)) >= scale)
+            bits--;
+        return bits < 0x7C00;
+    }
+
+    /// <summary>
+    /// <c>q = clamp(round_half_even(x / scale), −B, B)</c> (0 where the scale is 0), written as the zigzag symbols of
+    /// prediction 0 (<c>q</c>) and of prediction 1 (<c>q[t,c] − q[t−1,c]</c>, row 0 as is). <paramref name="groupWidth"/>
+    /// is W for a per-token axis, 0 for per channel.
+    /// </summary>
+    private static void Quantize(ReadOnlySpan<float> values, float[] scales, int kvDim, int groupWidth, int bound, Span<byte> plain, Span<byte> predicted)
+    {
         Span<sbyte> quantized = MemoryMarshal.Cast<byte, sbyte>(plain);
         for (int row = 0; row < values.Length; row += kvDim)
         {
-            if (perChannel)
+            if (groupWidth == 0)
             {
                 QuantizeRun(values.Slice(row, kvDim), scales, quantized.Slice(row, kvDim), bound);
             }
             else
             {
-                for (int h = 0, group = row / headDim; h < kvDim / headDim; h++, group++)
-                    QuantizeRun(values.Slice(row + h * headDim, headDim), scales[group], quantized.Slice(row + h * headDim, headDim), bound);
+                for (int c = 0, group = row / groupWidth; c < kvDim; c += groupWidth, group++)
+                    QuantizeRun(values.Slice(row + c, groupWidth), scales[group], quantized.Slice(row + c, groupWidth), bound);
             }
         }
 
-        // Prediction first (it reads q), then the plain symbols in place.
-        Span<sbyte> difference = MemoryMarshal.Cast<byte, sbyte>(predicted);
-        quantized[..kvDim].CopyTo(difference);
-        Subtract(quantized[kvDim..], quantized[..^kvDim], difference[kvDim..]);
-        ZigZag(difference);
+        // Prediction first (it reads q), then the plain symbols in place. Differences fit a byte only for B ≤ 63.
+        if (bound <= AnsFormat.MaxPredictedBound)
+        {
+            Span<sbyte> difference = MemoryMarshal.Cast<byte, sbyte>(predicted);
+            quantized[..kvDim].CopyTo(difference);
+            Subtract(quantized[kvDim..], quantized[..^kvDim], difference[kvDim..]);
+            ZigZag(difference);
+        }
+
         ZigZag(quantized);
     }
 
@@ -345,21 +410,37 @@ internal static unsafe class AnsEncoder
         throw new InvalidOperationException("Frequency normalization could not reach 4096; more used symbols than slots.");
     }
 
-    private static byte[] Assemble(long length, bool perChannel, int prediction, int bound, int groups, float[] scales, ushort[] frequencies, LaneStreams lanes)
+    /// <summary>The chosen header fields of a payload (§9.1), lanes aside.</summary>
+    private readonly record struct Header(AnsScaleAxis ScaleAxis, AnsScaleType ScaleType, int Prediction, int Bound, int Groups);
+
+    /// <summary>Writes the payload of §9.1; reserved bytes stay 0. <paramref name="halfScales"/> holds the f16 scales' bits when the type is f16.</summary>
+    private static byte[] Assemble(long length, Header header, float[] scales, ushort[]? halfScales, ushort[] frequencies, LaneStreams lanes)
     {
         var payload = new byte[length];
         Span<byte> span = payload;
         span[0] = AnsFormat.LayoutVersion;
-        span[1] = perChannel ? AnsFormat.ScalePerChannel : AnsFormat.ScalePerTokenHead;
-        span[2] = (byte)prediction;
-        span[3] = (byte)bound;
-        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], (ushort)lanes.Lanes);
-        BinaryPrimitives.WriteUInt16LittleEndian(span[6..], (ushort)groups);
+        span[1] = (byte)header.ScaleAxis;
+        span[2] = (byte)header.ScaleType;
+        span[3] = (byte)header.Prediction;
+        span[4] = (byte)header.Bound;
+        BinaryPrimitives.WriteUInt16LittleEndian(span[6..], (ushort)lanes.Lanes);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[8..], (ushort)header.Groups);
         int at = AnsFormat.HeaderSize;
-        foreach (float scale in scales)
+        if (halfScales is not null)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(span[at..], scale);
-            at += 4;
+            foreach (ushort bits in halfScales)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(span[at..], bits);
+                at += 2;
+            }
+        }
+        else
+        {
+            foreach (float scale in scales)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(span[at..], scale);
+                at += 4;
+            }
         }
 
         foreach (ushort f in frequencies)

@@ -8,20 +8,20 @@ internal static class AnsFormat
     /// <summary>The only <c>layout_version</c> of format v1.</summary>
     public const byte LayoutVersion = 1;
 
-    /// <summary>Bytes before the scales: layout_version, scale_axis, prediction, B, N (u16), G (u16).</summary>
-    public const int HeaderSize = 8;
+    /// <summary>
+    /// Bytes before the scales: layout_version, scale_axis, scale_type, prediction, B, a reserved byte, N (u16), G (u16) and
+    /// two reserved bytes.
+    /// </summary>
+    public const int HeaderSize = 12;
 
-    /// <summary><c>scale_axis</c> 1: one scale per channel (keys).</summary>
-    public const byte ScalePerChannel = 1;
+    /// <summary>Largest <c>bound B</c> without prediction: 2·127 + 1 = 255 symbols, which fit a byte.</summary>
+    public const int MaxBound = 127;
 
-    /// <summary><c>scale_axis</c> 2: one scale per token and head (values).</summary>
-    public const byte ScalePerTokenHead = 2;
+    /// <summary>Largest <c>bound B</c> with prediction 1: differences span [−2B, 2B], 4·63 + 1 = 253 symbols.</summary>
+    public const int MaxPredictedBound = 63;
 
-    /// <summary>Largest <c>bound B</c>.</summary>
-    public const int MaxBound = 63;
-
-    /// <summary>Largest alphabet: 4·63 + 1 symbols (prediction 1 at B = 63).</summary>
-    public const int MaxAlphabet = 4 * MaxBound + 1;
+    /// <summary>Largest alphabet: 255 symbols (prediction 0 at B = 127).</summary>
+    public const int MaxAlphabet = 2 * MaxBound + 1;
 
     /// <summary>Largest lane count a payload may declare.</summary>
     public const int MaxLanes = 1024;
@@ -43,6 +43,29 @@ internal static class AnsFormat
 
     /// <summary>Elements per section allowed by the record format (§4).</summary>
     public const long MaxElements = 1L << 27;
+
+    /// <summary>Bytes of one stored scale: 4 for binary32, 2 for binary16.</summary>
+    public static int ScaleSize(AnsScaleType type) => type == AnsScaleType.Float16 ? 2 : 4;
+
+    /// <summary>
+    /// The group width W of a per-token axis: head_dim for <see cref="AnsScaleAxis.PerTokenHead"/>, kv_dim for
+    /// <see cref="AnsScaleAxis.PerToken"/>. Scale <c>t·(kv_dim / W) + c div W</c> then serves element (t, c).
+    /// </summary>
+    public static int TokenGroupWidth(AnsScaleAxis axis, int headDim, int kvDim) => axis == AnsScaleAxis.PerToken ? kvDim : headDim;
+
+    /// <summary>S, the number of scales for an axis and a section shape (§9.1).</summary>
+    public static long ScaleCount(AnsScaleAxis axis, int tokens, int kvHeads, int kvDim) => axis switch
+    {
+        AnsScaleAxis.PerChannel => kvDim,
+        AnsScaleAxis.PerTokenHead => (long)tokens * kvHeads,
+        _ => tokens,
+    };
+
+    /// <summary>Whether the bits of a stored binary16 scale are finite and ≥ 0 (−0 included), as §9.1 requires.</summary>
+    public static bool IsValidScale(ushort halfBits) => ((halfBits & 0x7C00) != 0x7C00 && (halfBits & 0x8000) == 0) || halfBits == 0x8000;
+
+    /// <summary>Whether a stored binary32 scale is finite and ≥ 0 (−0 compares equal to 0 and is allowed), as §9.1 requires.</summary>
+    public static bool IsValidScale(float scale) => float.IsFinite(scale) && scale >= 0;
 
     /// <summary>Alphabet size A for a bound and a prediction mode (§9.1).</summary>
     public static int Alphabet(int bound, int prediction) => prediction == 0 ? 2 * bound + 1 : 4 * bound + 1;
