@@ -39,11 +39,12 @@ internal static class Report
 
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
+            IntegerTicksOnly = true,
             LabelFormatter = y => string.Create(CultureInfo.InvariantCulture, $"1e{y:0}"),
         };
         plot.Title("KV codecs on stories260K: size against model quality");
         plot.XLabel("bits per element (whole records / compressed bytes)");
-        plot.YLabel("mean KL of next-token distributions (log)");
+        plot.YLabel("mean KL of next-token distributions (log; lossless at 1e-7)");
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         plot.SavePng(path, 900, 600);
     }
