@@ -41,11 +41,7 @@ internal static unsafe partial class AnsDecoder
         KvLayout layout = context.Layout;
         int tokens = context.TokenCount;
         int kvDim = layout.KvDim;
-        if (tokens < 1 || (long)tokens * kvDim > AnsFormat.MaxElements)
-            throw new ArgumentOutOfRangeException(nameof(context), tokens, $"A section holds 1 to {AnsFormat.MaxElements} elements; {tokens} tokens of {kvDim} channels do not fit.");
-        int n = tokens * kvDim;
-        if (values.Length != n)
-            throw new ArgumentException($"Destination holds {values.Length} values; the section has {n}.", nameof(values));
+        int n = AnsFormat.CheckedElementCount(context, values.Length);
 
         AnsPayloadLayout fields = AnsPayloadLayout.Parse(context, payload);
         if (path == AnsDecodePath.Auto)

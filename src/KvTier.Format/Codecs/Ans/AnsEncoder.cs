@@ -29,11 +29,7 @@ internal static unsafe class AnsEncoder
         KvLayout layout = context.Layout;
         int tokens = context.TokenCount;
         int kvDim = layout.KvDim;
-        if (tokens < 1 || (long)tokens * kvDim > AnsFormat.MaxElements)
-            throw new ArgumentOutOfRangeException(nameof(context), tokens, $"A section holds 1 to {AnsFormat.MaxElements} elements; {tokens} tokens of {kvDim} channels do not fit.");
-        int n = tokens * kvDim;
-        if (values.Length != n)
-            throw new ArgumentException($"The section has {n} values; got {values.Length}.", nameof(values));
+        int n = AnsFormat.CheckedElementCount(context, values.Length);
         int bound = AnsCodec.Bound(level, context.Layer, layout.Layers, context.Kind);
         AnsScaleAxis axis = choices.ScaleAxis ?? AnsCodec.ScaleAxis(level, context.Kind);
         for (int i = 0; i < values.Length; i++)

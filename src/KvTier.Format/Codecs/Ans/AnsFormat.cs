@@ -88,4 +88,22 @@ internal static class AnsFormat
     /// <summary>Number of symbols lane <paramref name="lane"/> of <paramref name="lanes"/> carries in a section of <paramref name="elements"/> elements.</summary>
     public static int LaneSymbols(long elements, int lanes, int lane) =>
         lane >= elements ? 0 : (int)((elements - lane + lanes - 1) / lanes);
+
+    /// <summary>
+    /// The section's element count, after checking that the shape is one a section may have and that the caller's
+    /// span of values (to encode, or to decode into) holds exactly that many.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The shape is outside the format's limits.</exception>
+    /// <exception cref="ArgumentException"><paramref name="valueCount"/> is not the section's element count.</exception>
+    public static int CheckedElementCount(in SectionContext context, int valueCount)
+    {
+        int tokens = context.TokenCount;
+        int kvDim = context.Layout.KvDim;
+        if (tokens < 1 || (long)tokens * kvDim > MaxElements)
+            throw new ArgumentOutOfRangeException(nameof(context), tokens, $"A section holds 1 to {MaxElements} elements; {tokens} tokens of {kvDim} channels do not fit.");
+        int n = tokens * kvDim;
+        if (valueCount != n)
+            throw new ArgumentException($"The section has {n} values; the span holds {valueCount}.", "values");
+        return n;
+    }
 }
