@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using KvTier.Layout;
 
 namespace KvTier.Format.Elements;
@@ -21,6 +23,10 @@ public static class ElementConversion
             case KvElementType.Float32:
                 for (int i = 0; i < destination.Length; i++)
                     destination[i] = BinaryPrimitives.ReadSingleLittleEndian(source[(4 * i)..]);
+                break;
+            case KvElementType.Float16 when BitConverter.IsLittleEndian:
+                // SAFETY: reinterprets the caller's little-endian bytes as Half on a little-endian host; lengths checked above.
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination);
                 break;
             case KvElementType.Float16:
                 for (int i = 0; i < destination.Length; i++)
@@ -46,6 +52,10 @@ public static class ElementConversion
                 for (int i = 0; i < source.Length; i++)
                     BinaryPrimitives.WriteSingleLittleEndian(destination[(4 * i)..], source[i]);
                 break;
+            case KvElementType.Float16 when BitConverter.IsLittleEndian:
+                // SAFETY: as in ToSingle; the vectorized conversion rounds to nearest even like the (Half) cast.
+                TensorPrimitives.ConvertToHalf(source, MemoryMarshal.Cast<byte, Half>(destination));
+                break;
             case KvElementType.Float16:
                 for (int i = 0; i < source.Length; i++)
                     BinaryPrimitives.WriteHalfLittleEndian(destination[(2 * i)..], (Half)source[i]);
@@ -65,13 +75,23 @@ public static class ElementConversion
             case KvElementType.Float32:
                 return;
             case KvElementType.Float16:
-                for (int i = 0; i < values.Length; i++)
-                    values[i] = (float)(Half)values[i];
+                RoundToHalf(values);
                 return;
             default:
                 for (int i = 0; i < values.Length; i++)
                     values[i] = BitConverter.Int32BitsToSingle(ToBFloat16(values[i]) << 16);
                 return;
+        }
+    }
+
+    private static void RoundToHalf(Span<float> values)
+    {
+        Span<Half> halves = stackalloc Half[256];
+        for (int start = 0; start < values.Length; start += halves.Length)
+        {
+            Span<float> block = values.Slice(start, Math.Min(halves.Length, values.Length - start));
+            TensorPrimitives.ConvertToHalf(block, halves[..block.Length]);
+            TensorPrimitives.ConvertToSingle(halves[..block.Length], block);
         }
     }
 
