@@ -77,10 +77,13 @@ public sealed class ConformanceRunTests : IDisposable
         Assert.Contains($"0 passed, {rows.Length} failed", result.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_decoder_that_always_fails_passes_only_the_invalid_vectors()
+    [Theory]
+    [InlineData("conformance", "run")]
+    [InlineData("conformance", null)] // `kvtier conformance --decoder COMMAND`, as the issue spells it
+    public void A_decoder_that_always_fails_passes_only_the_invalid_vectors(string command, string? subcommand)
     {
-        CliResult result = CliRunner.Run("conformance", "run", "--vectors", CommittedVectors.Directory, "--decoder", "/bin/sh -c 'echo nope >&2; exit 3'");
+        string[] args = [command, .. subcommand is null ? Array.Empty<string>() : [subcommand], "--vectors", CommittedVectors.Directory, "--decoder", "/bin/sh -c 'echo nope >&2; exit 3'"];
+        CliResult result = CliRunner.Run(args);
 
         Assert.Equal(1, result.ExitCode);
         var rows = Rows(result.Output);

@@ -16,14 +16,21 @@ internal static class ConformanceCommand
 
     public static Command Create(CliContext context)
     {
-        var command = new Command("conformance", "Chunk record conformance vectors (format-spec/vectors/README.md)");
-        command.Subcommands.Add(CreateRun(context));
+        // `kvtier conformance --decoder "COMMAND"` and `kvtier conformance run --decoder "COMMAND"` do the same.
+        var command = new Command("conformance", "Chunk record conformance vectors (format-spec/vectors/README.md); without a subcommand, the same as `run`");
+        AddRun(context, command);
+        var run = new Command("run",
+            "Run a decoder over every vector of the manifest and print a tab-separated PASS/FAIL table (result, vector, expected, got) "
+            + "and a summary line; exit 0 when every vector passes, 1 otherwise");
+        AddRun(context, run);
+        command.Subcommands.Add(run);
         command.Subcommands.Add(CreateGenerate(context));
         command.Subcommands.Add(CreateDecode(context));
         return command;
     }
 
-    private static Command CreateRun(CliContext context)
+    /// <summary>Gives <paramref name="command"/> the options and action of a conformance run.</summary>
+    private static void AddRun(CliContext context, Command command)
     {
         var vectors = new Option<DirectoryInfo?>("--vectors")
         {
@@ -44,12 +51,9 @@ internal static class ConformanceCommand
             DefaultValueFactory = _ => DefaultTimeoutSeconds,
             HelpName = "SECONDS",
         };
-        var command = new Command("run",
-            "Run a decoder over every vector of the manifest and print a tab-separated PASS/FAIL table (result, vector, expected, got) "
-            + "and a summary line; exit 0 when every vector passes, 1 otherwise")
-        {
-            vectors, decoder, timeout,
-        };
+        command.Options.Add(vectors);
+        command.Options.Add(decoder);
+        command.Options.Add(timeout);
         command.SetAction(parse => context.Guard(() =>
         {
             int seconds = parse.GetValue(timeout);
@@ -58,7 +62,6 @@ internal static class ConformanceCommand
             string dir = parse.GetValue(vectors)?.FullName ?? VectorDirectory.Locate();
             return ConformanceRunner.Run(context.Output, dir, parse.GetValue(decoder), TimeSpan.FromSeconds(seconds));
         }));
-        return command;
     }
 
     private static Command CreateGenerate(CliContext context)

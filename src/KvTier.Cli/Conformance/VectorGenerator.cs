@@ -168,6 +168,16 @@ internal static class VectorGenerator
             vectors.Add(Valid("valid/ans-f32-scales-f32.kvt", "§9.5",
                 "ans level 2, f32: small layout, 16 tokens, values 2^24 times larger than usual: scales above 65504, so every section stores f32 scales",
                 f32Scales));
+
+            // §4's largest token count: 2^20 tokens of a 2-channel layout, one constant value per section, so that the whole
+            // record stays small (each symbol costs almost nothing) while a reader still decodes 2^21 elements per section.
+            KvLayout narrow = SmallLayout(KvElementType.Float16, layers: 1, kvHeads: 1, headDim: 2);
+            var constant = new KvChunk(narrow, ChunkRecordFormat.MaxTokenCount);
+            constant.SetSingle(0, SectionKind.Keys, Enumerable.Repeat(0.75f, constant.ElementsPerSection).ToArray());
+            constant.SetSingle(0, SectionKind.Values, Enumerable.Repeat(-1.5f, constant.ElementsPerSection).ToArray());
+            vectors.Add(Valid("valid/ans-max-token-count.kvt", "§4",
+                "ans level 2, f16: 1 layer, 1 KV head x 2, 1048576 tokens (the most a record may hold), every key 0.75 and every value -1.5",
+                Encode(narrow, ChunkRecordFormat.MaxTokenCount, ChunkCodecs.Ans, 2, seed++, chunk: constant)));
         }
     }
 
