@@ -52,6 +52,46 @@ internal static class WideLayoutThroughput
             best = Math.Min(best, watch.Elapsed.TotalSeconds);
         }
 
+        if (Environment.GetEnvironmentVariable("KVTIER_WIDE_DIAG") == "1")
+        {
+            PrintDiagnostics(parsed, output, Tokens * Width);
+            for (int other = 1; other <= 4; other++)
+            {
+                Console.WriteLine($"  level {other}:");
+                PrintDiagnostics(ChunkRecord.Parse(ChunkRecordWriter.Encode(chunk, new ChunkRecordMetadata(keys.Fingerprint, keys.Root), CodecId.Ans, other)), output, Tokens * Width);
+            }
+        }
+
         return 2.0 * Tokens * Width / best;
+    }
+
+    /// <summary>
+    /// Diagnostics (environment KVTIER_WIDE_DIAG=1; also run for levels 1 to 4): each section's ans header fields, its
+    /// size, its decode speed alone (best of 30) and how much of that the section checksum takes.
+    /// </summary>
+    private static void PrintDiagnostics(ChunkRecord parsed, float[] output, int elements)
+    {
+        foreach (SectionKind kind in new[] { SectionKind.Keys, SectionKind.Values })
+        {
+            ReadOnlySpan<byte> payload = parsed.GetPayload(0, kind);
+            int lanes = payload[6] | (payload[7] << 8), groups = payload[8] | (payload[9] << 8);
+            double checksum = Best(() => parsed.GetPayload(0, kind));
+            double decode = Best(() => parsed.DecodeSection(0, kind, output));
+            Console.WriteLine($"  wide {kind}: axis {payload[1]} scale_type {payload[2]} prediction {payload[3]} B {payload[4]} N {lanes} G {groups}; "
+                + $"{8.0 * payload.Length / elements:F3} bits/elem; decode {elements / decode:E2} el/s, checksum alone {elements / checksum:E2} el/s ({checksum / decode:P1} of decode)");
+        }
+
+        static double Best(Action action)
+        {
+            double best = double.MaxValue;
+            for (int run = 0; run < 30; run++)
+            {
+                var watch = Stopwatch.StartNew();
+                action();
+                best = Math.Min(best, watch.Elapsed.TotalSeconds);
+            }
+
+            return best;
+        }
     }
 }

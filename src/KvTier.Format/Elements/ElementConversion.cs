@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using KvTier.Layout;
 
@@ -13,6 +14,7 @@ public static class ElementConversion
 {
     /// <summary>Widens little-endian elements of <paramref name="type"/> to binary32 (exact).</summary>
     /// <exception cref="ArgumentException">The lengths do not match.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ToSingle(KvElementType type, ReadOnlySpan<byte> source, Span<float> destination)
     {
         int size = SizeOf(type);
@@ -41,6 +43,7 @@ public static class ElementConversion
 
     /// <summary>Narrows binary32 values to little-endian elements of <paramref name="type"/> (round to nearest even).</summary>
     /// <exception cref="ArgumentException">The lengths do not match.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FromSingle(KvElementType type, ReadOnlySpan<float> source, Span<byte> destination)
     {
         int size = SizeOf(type);
@@ -84,6 +87,7 @@ public static class ElementConversion
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a hot loop from its first call (see AnsDecoder)
     private static void RoundToHalf(Span<float> values)
     {
         Span<Half> halves = stackalloc Half[256];

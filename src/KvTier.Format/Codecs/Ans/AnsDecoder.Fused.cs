@@ -112,6 +112,7 @@ internal static unsafe partial class AnsDecoder
     /// its stream or a predicted q left [−B, B]: the caller then finds and reports the fault with the checked path.
     /// The loop makes no calls, so that the lane states stay in registers (every ymm register is caller-saved).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool DecodeRounds<TGroups, TPredicted, TTables, TPerChannel>(ref FusedKernel k)
         where TGroups : struct, ILaneGroups
         where TPredicted : struct, ISwitch

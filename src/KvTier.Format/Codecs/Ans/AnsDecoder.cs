@@ -23,6 +23,13 @@ namespace KvTier.Format.Codecs.Ans;
 /// Scale axes 2 and 3 are one case everywhere: a scale per token and group of W channels (W = head_dim or kv_dim).
 /// The fast paths detect a fault (a lane reading past its stream, q out of range) and leave locating it to the checked
 /// path. Stateless and thread-safe: every call works on its own (pooled) buffers.
+/// <para>
+/// Every method with a per-section loop is <see cref="MethodImplOptions.AggressiveOptimization"/>: with tiered
+/// compilation a loop method otherwise starts as tier-0 code with on-stack replacement, and only reaches fully
+/// optimized code after some 30 calls and a background recompile. The OSR code of the fused kernel runs at half speed
+/// (about 5e8 instead of 1e9 elements/s on an 8B-class section), which is what a short-lived process, or any process
+/// for its first sections, would see.
+/// </para>
 /// </summary>
 internal static unsafe partial class AnsDecoder
 {
@@ -96,6 +103,7 @@ internal static unsafe partial class AnsDecoder
         private int[]? _lanePosition;   // index of the lane's next word in _words
         private int[]? _laneEnd;        // index just past the lane's last word
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public SectionDecoder(in SectionContext context, ReadOnlySpan<byte> payload, in AnsPayloadLayout fields, AnsDecodePath path)
         {
             _context = context;
@@ -199,6 +207,7 @@ internal static unsafe partial class AnsDecoder
         /// Fills one table's slot lookup. Entry bits: 31–24 the symbol's zigzag value (signed), 23–12 <c>freq − 1</c>,
         /// 11–0 <c>slot − cum</c>; so a decode step is <c>x ← (freq−1)·(x≫12) + (x≫12) + (slot−cum)</c> with one load.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void BuildLookup(ReadOnlySpan<byte> payload, in AnsPayloadLayout fields, int group, Span<uint> lookup)
         {
             int slot = 0;
@@ -216,6 +225,7 @@ internal static unsafe partial class AnsDecoder
         }
 
         /// <summary>Decodes the section into <paramref name="values"/>; false when the fused path saw a fault it does not locate.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly bool Run(ReadOnlySpan<byte> payload, Span<float> values)
         {
             ReadOnlySpan<float> scales = _widenedScales is not null
@@ -327,6 +337,7 @@ internal static unsafe partial class AnsDecoder
         /// The elements after the fused path's whole rounds (fewer than N, in the last rows): one scalar step and one
         /// dequantization each. False when a predicted q leaves [−B, B].
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly bool DecodeTail(long first, uint* lookup, int* channelTable, ushort* words, uint* states, int* positions, int* previous, float* scales, float* output)
         {
             long n = (long)_tokens * _kvDim;
@@ -383,6 +394,7 @@ internal static unsafe partial class AnsDecoder
         /// Prediction (§9.3), range check and dequantization (§9.4) of decoded rows <c>[t0, t0 + rows)</c>:
         /// the block holds zigzag values on entry.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void DequantizeBlock(int* block, int* previous, float* scales, float* output, int t0, int rows)
         {
             int kvDim = _kvDim;
@@ -443,6 +455,7 @@ internal static unsafe partial class AnsDecoder
     }
 
     /// <summary>Scalar decode of elements <c>[first, first + count)</c> with a single table: lanes interleaved in element order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeScalarOneTable(uint* lookup, ushort* words, uint* states, int* positions, int lanes, long first, int count, int* output)
     {
         int lane = (int)(first % lanes);
@@ -470,6 +483,7 @@ internal static unsafe partial class AnsDecoder
     }
 
     /// <summary>Scalar decode of elements <c>[first, first + count)</c>, each channel through its own table.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeScalar(uint* lookup, int* channelTable, ushort* words, uint* states, int* positions, int lanes, int kvDim, long first, int count, int* output)
     {
         int lane = (int)(first % lanes);
@@ -505,6 +519,7 @@ internal static unsafe partial class AnsDecoder
     /// the seven after it belong to lanes <c>i mod N … +7</c> because N is a multiple of 8. Two gathers per step: the slot
     /// entries and each lane's next word (loaded for every lane, used where the state fell below 2^16).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeVectorBlock(uint* lookup, int* channelTable, ushort* words, uint* states, int* positions, int lanes, int kvDim, long first, int count, int* output)
     {
         int lane = (int)(first % lanes);
@@ -540,6 +555,7 @@ internal static unsafe partial class AnsDecoder
     /// Checked scalar decode without a slot lookup: the symbol of a slot is found by binary search over the table's
     /// cumulative frequencies. Returns the lane that needed a word past its stream, or −1.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int DecodeSearch(int* cumulative, int* channelTable, int alphabet, ushort* words, uint* states, int* positions, int* ends, int lanes, int kvDim, long first, int count, int* output)
     {
         int lane = (int)(first % lanes);
@@ -579,6 +595,7 @@ internal static unsafe partial class AnsDecoder
     }
 
     /// <summary><c>previous[c] += zigzag[c]</c> (§9.3); false when a result leaves [−B, B].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool AccumulateRow(int* values, int* previous, int length, int bound)
     {
         int c = 0;
@@ -608,6 +625,7 @@ internal static unsafe partial class AnsDecoder
     }
 
     /// <summary><c>output[c] = f32(q[c]) × scales[c]</c> (§9.4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleRow(int* quantized, float* scales, float* output, int length)
     {
         int c = 0;
@@ -622,6 +640,7 @@ internal static unsafe partial class AnsDecoder
     }
 
     /// <summary><c>output[c] = f32(q[c]) × scale</c> (§9.4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleRow(int* quantized, float scale, float* output, int length)
     {
         int c = 0;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace KvTier.Format.Codecs.Ans;
 
@@ -84,6 +85,7 @@ internal readonly struct AnsPayloadLayout
 
     /// <summary>Validates every field of §9.1 against the section and the payload's length.</summary>
     /// <exception cref="ChunkRecordException">Any rule of §9.1 is broken (<see cref="ChunkRecordErrorKind.BadPayload"/>), with the offset of the offending field.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AnsPayloadLayout Parse(in SectionContext context, ReadOnlySpan<byte> payload)
     {
         int kvDim = context.Layout.KvDim;
@@ -162,6 +164,7 @@ internal readonly struct AnsPayloadLayout
         : BinaryPrimitives.ReadSingleLittleEndian(payload[(ScalesOffset + 4 * index)..]);
 
     /// <summary>Every scale finite and ≥ 0 (§9.1); <paramref name="scales"/> is the payload's scale region.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ValidateScales(in SectionContext context, ReadOnlySpan<byte> scales, AnsScaleType type)
     {
         if (type == AnsScaleType.Float16)
