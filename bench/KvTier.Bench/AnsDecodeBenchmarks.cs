@@ -4,6 +4,8 @@ using KvTier.Format.Codecs;
 using KvTier.Format.Codecs.Ans;
 using KvTier.Layout;
 
+using KvTier.Format.Tests.Codecs;
+
 namespace KvTier.Bench;
 
 /// <summary>
@@ -34,7 +36,7 @@ public class AnsDecodeBenchmarks
     {
         var layout = new KvLayout(32, KvHeads, HeadDim, KvElementType.Float32, new RopeParameters(10000, HeadDim, RopePairing.AdjacentPairs), keysStoredAfterRope: true);
         _context = new SectionContext(layout, Tokens, Layer: 0, Kind);
-        _values = SmoothSection(Tokens, KvHeads * HeadDim, seed: 11);
+        _values = AnsTestData.Smooth(Tokens, KvHeads * HeadDim, seed: 11); // the codec tests' KV-like content
         _payload = AnsCodec.Instance.Encode(_context, _values, AnsCodec.DefaultLevel);
         _decoded = new float[Elements];
         _copy = new float[Elements];
@@ -58,31 +60,4 @@ public class AnsDecodeBenchmarks
     /// <summary>The encoder: quantization and four candidate codings (prediction 0/1 × G = 1/kv_heads).</summary>
     [Benchmark(OperationsPerInvoke = Elements)]
     public byte[] Encode() => AnsCodec.Instance.Encode(_context, _values, AnsCodec.DefaultLevel);
-
-    /// <summary>KV-like content: per channel a slow sinusoid with its own offset and amplitude, every 37th channel an outlier, noise, rare spikes.</summary>
-    private static float[] SmoothSection(int tokens, int kvDim, int seed)
-    {
-        var random = new Random(seed);
-        var offset = new float[kvDim];
-        var amplitude = new float[kvDim];
-        var frequency = new float[kvDim];
-        for (int c = 0; c < kvDim; c++)
-        {
-            offset[c] = 0.5f * (random.NextSingle() - 0.5f);
-            amplitude[c] = (c % 37 == 5 ? 12f : 1f) * (0.2f + random.NextSingle());
-            frequency[c] = 0.01f + 0.2f * random.NextSingle();
-        }
-
-        var values = new float[tokens * kvDim];
-        for (int t = 0; t < tokens; t++)
-        {
-            for (int c = 0; c < kvDim; c++)
-            {
-                float x = offset[c] + amplitude[c] * MathF.Sin(frequency[c] * t + c) + 0.05f * (random.NextSingle() - 0.5f);
-                values[t * kvDim + c] = random.Next(1000) == 0 ? 6 * x : x;
-            }
-        }
-
-        return values;
-    }
 }
