@@ -1,0 +1,130 @@
+using System.Diagnostics.CodeAnalysis;
+using System.IO.Hashing;
+using KvTier.Format;
+using KvTier.Keys;
+using KvTier.Storage.Index;
+using KvTier.Storage.Memory;
+using KvTier.Storage.Segments;
+
+namespace KvTier.Storage;
+
+// Gets: memory tier first, then the disk tier through the segment's map; never bytes that fail their checks.
+public sealed partial class KvStore
+{
+    /// <summary>
+    /// Finds a record and leases its bytes, zero-copy: from the memory tier if it holds a copy, else from the segment's
+    /// memory map (checked per <see cref="KvStoreOptions.ReadVerification"/>, then copied into the memory tier). A
+    /// record that fails its checks is dropped, counted in <see cref="StoreStatistics.CorruptionEvents"/> and reported
+    /// as a miss.
+    /// </summary>
+    /// <returns>True with a lease the caller must dispose; false on a miss.</returns>
+    public unsafe bool TryGet(ChunkKey key, [NotNullWhen(true)] out RecordLease? lease)
+    {
+        ThrowIfDisposed();
+        lease = null;
+        ChunkEntry entry;
+        SegmentFile? segment = null;
+        MemoryRecord? copy = null;
+        lock (_lock)
+        {
+            if (!_records.TryGetValue(key, out DiskRecord? record))
+            {
+                Interlocked.Increment(ref _misses);
+                return false;
+            }
+            _lru.Touch(record);
+            record.Entry = record.Entry with { AccessTick = (ulong)Interlocked.Increment(ref _accessTick) };
+            if (!record.AccessDirty)
+            {
+                record.AccessDirty = true;
+                _dirtyAccess.Add(record);
+            }
+            entry = record.Entry;
+            if (!_memory.TryGet(key, entry.Sequence, out copy!))
+            {
+                copy = null;
+                if (!_segments.TryGetValue(entry.SegmentId, out segment) || !segment.TryAcquire())
+                {
+                    Interlocked.Increment(ref _misses);
+                    return false;
+                }
+            }
+        }
+
+        if (copy is not null)
+        {
+            // SAFETY: the copy's reference keeps the buffer alive until the lease is disposed.
+            var bytes = new NativeMemoryManager(copy.Buffer, copy.Length).Memory;
+            ChunkRecord parsed = ChunkRecord.Parse(bytes, "memory tier", maxDecodedBytes: long.MaxValue);
+            Interlocked.Increment(ref _openLeases);
+            Interlocked.Increment(ref _memoryHits);
+            lease = new RecordLease(this, key, entry.Sequence, StoreTier.Memory, null, copy, bytes, parsed);
+            return true;
+        }
+        return TryLeaseFromDisk(key, entry, segment!, out lease);
+    }
+
+    private unsafe bool TryLeaseFromDisk(ChunkKey key, in ChunkEntry entry, SegmentFile segment, [NotNullWhen(true)] out RecordLease? lease)
+    {
+        lease = null;
+        // SAFETY: the segment lease taken under the lock keeps the map alive; [offset, offset + length) is below the
+        // segment's committed end, which never exceeds the file's length, so every page exists.
+        ReadOnlyMemory<byte> bytes = new NativeMemoryManager(segment.Pointer(entry.Offset), (int)entry.RecordLength).Memory;
+        string? problem = null;
+        ChunkRecord? parsed = null;
+        if (Options.ReadVerification == ReadVerification.Full && XxHash3.HashToUInt64(bytes.Span) != entry.RecordChecksum)
+        {
+            problem = "the record's bytes do not match its checksum";
+        }
+        else
+        {
+            try
+            {
+                parsed = ChunkRecord.Parse(bytes, segment.Path, allowTrailingBytes: false, maxDecodedBytes: long.MaxValue);
+                if (parsed.Header.Key != key)
+                    problem = $"the record at this index entry has key {parsed.Header.Key}";
+            }
+            catch (ChunkRecordException ex)
+            {
+                problem = ex.Message;
+            }
+        }
+        if (problem is not null)
+        {
+            segment.Release();
+            Interlocked.Increment(ref _misses);
+            ReportCorrupt(key, entry.Sequence, $"{segment.Path} at {entry.Offset}: {problem}");
+            return false;
+        }
+        if (Options.MemoryCapacityBytes > 0)
+            _memory.Insert(key, bytes.Span, entry.Sequence); // Promotion on hit.
+        Interlocked.Increment(ref _openLeases);
+        Interlocked.Increment(ref _diskHits);
+        lease = new RecordLease(this, key, entry.Sequence, StoreTier.Disk, segment, null, bytes, parsed!);
+        return true;
+    }
+
+    /// <summary>
+    /// Copies a record (every section checked) into a new array; false on a miss. For callers that want the bytes
+    /// beyond a lease's lifetime.
+    /// </summary>
+    public bool TryRead(ChunkKey key, [NotNullWhen(true)] out byte[]? bytes)
+    {
+        bytes = null;
+        if (!TryGet(key, out RecordLease? lease))
+            return false;
+        using (lease)
+        {
+            if (Options.ReadVerification == ReadVerification.Header && lease.Tier == StoreTier.Disk)
+            {
+                foreach (SectionEntry section in lease.Record.Sections)
+                {
+                    if (!lease.TryGetSection(section.Layer, section.Kind, out _))
+                        return false;
+                }
+            }
+            bytes = lease.Bytes.ToArray();
+            return true;
+        }
+    }
+}

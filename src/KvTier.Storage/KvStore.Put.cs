@@ -1,0 +1,115 @@
+using System.IO.Hashing;
+using KvTier.Format;
+using KvTier.Keys;
+using KvTier.Storage.Segments;
+
+namespace KvTier.Storage;
+
+// Puts and deletes: validated on the caller's thread, executed by the writer (KvStore.Writer.cs).
+public sealed partial class KvStore
+{
+    /// <summary>Stores a chunk record under the key in its header; returns once it is durable (per <see cref="KvStoreOptions.Durability"/>).</summary>
+    /// <param name="record">Exactly one chunk record (format-spec/kvtier-format.md). The store copies it; the caller may reuse the buffer afterwards.</param>
+    /// <returns>The record's key. A record already stored under that key is replaced.</returns>
+    /// <exception cref="KvStoreException">The record is invalid or too large, the disk tier is full with eviction off, or an I/O error stopped the store.</exception>
+    public ChunkKey Put(ReadOnlyMemory<byte> record) => PutAsync(record).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Stores a chunk record; the task completes once it is durable. Concurrent puts share one sync (group commit).</summary>
+    /// <param name="record">Exactly one chunk record. Keep the buffer unchanged until the task completes.</param>
+    /// <param name="cancellationToken">Cancels waiting; the put itself may still complete.</param>
+    /// <inheritdoc cref="Put"/>
+    public ValueTask<ChunkKey> PutAsync(ReadOnlyMemory<byte> record, CancellationToken cancellationToken = default)
+    {
+        PutOp op = Prepare(record);
+        Enqueue(op);
+        return new ValueTask<ChunkKey>(op.Done.Task.WaitAsync(cancellationToken));
+    }
+
+    /// <summary>Stores several records; returns their keys in order once all are durable (they usually share one group commit).</summary>
+    /// <exception cref="KvStoreException">Any record is invalid (then none is stored), or a put failed.</exception>
+    public IReadOnlyList<ChunkKey> PutBatch(IReadOnlyList<ReadOnlyMemory<byte>> records) => PutBatchAsync(records).AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="PutBatch"/>
+    public async ValueTask<IReadOnlyList<ChunkKey>> PutBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        var ops = new PutOp[records.Count];
+        for (int i = 0; i < ops.Length; i++)
+            ops[i] = Prepare(records[i]);
+        foreach (PutOp op in ops)
+            Enqueue(op);
+        var keys = new ChunkKey[ops.Length];
+        for (int i = 0; i < ops.Length; i++)
+            keys[i] = await ops[i].Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return keys;
+    }
+
+    /// <summary>Checks a record before it reaches the writer: it is one valid record, within limits, every section intact.</summary>
+    private PutOp Prepare(ReadOnlyMemory<byte> record)
+    {
+        ThrowIfDisposed();
+        if (record.Length > Options.MaxRecordBytes)
+            throw new KvStoreException(StoreErrorKind.RecordTooLarge,
+                $"the record is {record.Length} bytes, over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.MaxRecordBytes)} ({Options.MaxRecordBytes}).");
+        if (SegmentFormat.RecordFrameSize(record.Length) > Options.DiskCapacityBytes)
+            throw new KvStoreException(StoreErrorKind.RecordTooLarge,
+                $"the record's {SegmentFormat.RecordFrameSize(record.Length)}-byte frame is over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.DiskCapacityBytes)} ({Options.DiskCapacityBytes}).");
+        ChunkRecord parsed;
+        try
+        {
+            parsed = ChunkRecord.Parse(record, "put", allowTrailingBytes: false, maxDecodedBytes: long.MaxValue);
+            if (Options.VerifyOnPut)
+            {
+                foreach (SectionEntry section in parsed.Sections)
+                    _ = parsed.GetPayload(section.Layer, section.Kind);
+            }
+        }
+        catch (ChunkRecordException ex)
+        {
+            throw new KvStoreException(StoreErrorKind.InvalidRecord, $"not stored: {ex.Message}", ex);
+        }
+        return new PutOp(record, parsed.Header, XxHash3.HashToUInt64(record.Span));
+    }
+
+    /// <summary>Deletes a record: durable (a tombstone in the segments and the index entry removed) when this returns.</summary>
+    /// <returns>False when the key was not stored.</returns>
+    public bool Delete(ChunkKey key) => DeleteAsync(key).AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Delete"/>
+    public ValueTask<bool> DeleteAsync(ChunkKey key, CancellationToken cancellationToken = default)
+    {
+        var op = new DeleteOp(key, evict: false);
+        Enqueue(op);
+        return new ValueTask<bool>(op.Done.Task.WaitAsync(cancellationToken));
+    }
+
+    /// <summary>
+    /// Evicts a record as capacity pressure would: its index entry goes, without a tombstone (the bytes become dead
+    /// and compaction reclaims them). Counted in <see cref="StoreStatistics.Evictions"/>.
+    /// </summary>
+    /// <returns>False when the key was not stored.</returns>
+    public bool Evict(ChunkKey key)
+    {
+        var op = new DeleteOp(key, evict: true);
+        Enqueue(op);
+        return op.Done.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>A reader found the record with this sequence corrupt: count it and drop it from the index (a miss from now on).</summary>
+    internal void ReportCorrupt(ChunkKey key, ulong sequence, string reason)
+    {
+        _ = reason;
+        Interlocked.Increment(ref _corruptions);
+        _memory.Remove(key);
+        if (Volatile.Read(ref _disposed) != 0 || _writerFault is not null)
+            return;
+        try
+        {
+            _queue.Add(new DropCorruptOp(key, sequence));
+        }
+        catch (InvalidOperationException)
+        {
+            // Closing: the record is found corrupt again after the next open.
+        }
+    }
+}
