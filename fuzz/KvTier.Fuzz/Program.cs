@@ -17,6 +17,7 @@ internal static class Program
         ["tokenizer"] = TokenizerTarget.Target,
         ["kv-cache"] = KvCacheFileTarget.Target,
         ["chunk-record"] = ChunkRecordTarget.Target,
+        ["segment"] = SegmentTarget.Target,
     };
 
     private static int Main(string[] args)

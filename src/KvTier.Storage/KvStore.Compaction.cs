@@ -56,7 +56,7 @@ public sealed partial class KvStore
         long budget = Options.MaxGroupCommitBytes;
         while (budget > 0)
         {
-            if (op.Cancellation.IsCancellationRequested)
+            if (op.Cancellation.IsCancellationRequested || Volatile.Read(ref _disposed) != 0)
             {
                 FinishCompaction(group, op, cancelled: true);
                 return;

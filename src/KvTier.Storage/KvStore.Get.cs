@@ -55,7 +55,16 @@ public sealed partial class KvStore
         {
             // SAFETY: the copy's reference keeps the buffer alive until the lease is disposed.
             var bytes = new NativeMemoryManager(copy.Buffer, copy.Length).Memory;
-            ChunkRecord parsed = ChunkRecord.Parse(bytes, "memory tier", maxDecodedBytes: long.MaxValue);
+            ChunkRecord parsed;
+            try
+            {
+                parsed = ChunkRecord.Parse(bytes, "memory tier", maxDecodedBytes: long.MaxValue);
+            }
+            catch
+            {
+                copy.Release();
+                throw;
+            }
             Interlocked.Increment(ref _openLeases);
             Interlocked.Increment(ref _memoryHits);
             lease = new RecordLease(this, key, entry.Sequence, StoreTier.Memory, null, copy, bytes, parsed);

@@ -48,9 +48,9 @@ public sealed partial class KvStore
     private PutOp Prepare(ReadOnlyMemory<byte> record)
     {
         ThrowIfDisposed();
-        if (record.Length > Options.MaxRecordBytes)
+        if (record.Length > Options.EffectiveMaxRecordBytes)
             throw new KvStoreException(StoreErrorKind.RecordTooLarge,
-                $"the record is {record.Length} bytes, over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.MaxRecordBytes)} ({Options.MaxRecordBytes}).");
+                $"the record is {record.Length} bytes, over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.MaxRecordBytes)} ({Options.EffectiveMaxRecordBytes}).");
         if (SegmentFormat.RecordFrameSize(record.Length) > Options.DiskCapacityBytes)
             throw new KvStoreException(StoreErrorKind.RecordTooLarge,
                 $"the record's {SegmentFormat.RecordFrameSize(record.Length)}-byte frame is over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.DiskCapacityBytes)} ({Options.DiskCapacityBytes}).");

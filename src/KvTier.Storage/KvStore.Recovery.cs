@@ -25,10 +25,11 @@ public sealed partial class KvStore
             {
                 segment = SegmentFile.Open(path, id, _storeId, out _);
             }
-            catch (Exception ex) when (ex is SegmentFormatException or FileNotFoundException or IOException)
+            catch (Exception ex) when (ex is SegmentFormatException or FileNotFoundException)
             {
                 // The file is gone or is not this segment: its records are lost (each counted as corruption below);
-                // a damaged file is kept aside for inspection, never deleted.
+                // a damaged file is kept aside for inspection, never deleted. Other I/O errors (permissions, a full
+                // address space) propagate: they may be transient, and dropping the segment's records would lose data.
                 if (File.Exists(path) && ex is SegmentFormatException)
                     File.Move(path, path + ".damaged", overwrite: true);
                 batch.DeleteSegment(id);

@@ -12,6 +12,9 @@ public sealed partial class KvStore
 {
     private const int MaxAccessUpdatesPerGroup = 4096;
 
+    // Segments appended to by unsynced (NoSync) groups since the last sync; writer thread only.
+    private readonly HashSet<SegmentFile> _unsynced = [];
+
     private enum ChangeKind
     {
         Put,
@@ -156,27 +159,53 @@ public sealed partial class KvStore
             }
         }
         FlushTombstones(group);
-        Commit(group);
+        Commit(group, forceSync: drainAllAccess);
         Publish(group);
         foreach (Action complete in group.Completions)
             complete();
         foreach (WriteOp op in group.Requeue)
-            _queue.Add(op);
+        {
+            try
+            {
+                _queue.Add(op);
+            }
+            catch (InvalidOperationException)
+            {
+                op.Fail(new KvStoreException(StoreErrorKind.Closed, "the store closed before the operation finished."));
+            }
+        }
         if (group.Removed || group.LiveDelta > 0 || maintenance)
             AfterChanges();
     }
 
-    /// <summary>Syncs the touched segments, then writes the index batch: after this the group is durable.</summary>
-    private void Commit(Group group)
+    /// <summary>
+    /// Syncs the touched segments, then writes the index batch: after this the group is durable. Under
+    /// <see cref="DurabilityMode.NoSync"/> only a flush syncs, and then everything appended since the last sync.
+    /// </summary>
+    private void Commit(Group group, bool forceSync)
     {
-        bool sync = Options.Durability == DurabilityMode.GroupCommit;
+        bool sync = forceSync || Options.Durability == DurabilityMode.GroupCommit;
         foreach (SegmentFile segment in group.Touched)
         {
             if (segment.State == SegmentState.Retired)
                 continue;
             if (sync && segment.End > segment.CommittedEnd)
                 segment.Sync();
+            else if (!sync)
+                _unsynced.Add(segment);
             group.Batch.PutSegment(segment.Id, new SegmentEntry(segment.State, segment.End, segment.Capacity, segment.MinSequence, segment.MaxSequence));
+        }
+        if (sync)
+        {
+            foreach (SegmentFile segment in _unsynced)
+            {
+                if (segment.State != SegmentState.Retired && segment.TryAcquire())
+                {
+                    segment.Sync();
+                    segment.Release();
+                }
+            }
+            _unsynced.Clear();
         }
         group.Batch.PutSequence(_sequence);
         group.Batch.PutAccessTick((ulong)Interlocked.Read(ref _accessTick));

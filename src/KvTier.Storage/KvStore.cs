@@ -267,7 +267,10 @@ public sealed partial class KvStore : IDisposable
         }
     }
 
-    /// <summary>Waits until everything submitted before this call is committed, and persists LRU access times.</summary>
+    /// <summary>
+    /// Waits until everything submitted before this call is committed and synced to the device (also under
+    /// <see cref="DurabilityMode.NoSync"/>), and persists LRU access times.
+    /// </summary>
     public void Flush() => Submit(new FlushOp()).GetAwaiter().GetResult();
 
     /// <summary>Drops the store's page-cache pages of every segment (benchmarks that measure cold reads).</summary>

@@ -39,10 +39,16 @@ public sealed record KvStoreOptions
     public long SegmentSizeBytes { get; init; } = 256 * MiB;
 
     /// <summary>
-    /// Largest record a put accepts, in bytes; at most the segment size minus its header and frame overhead and at
-    /// most 2 GiB − 1 (records are addressed as spans). Default: 1 GiB.
+    /// Largest record a put accepts, in bytes; at most 2 GiB − 1 (records are addressed as spans) and small enough that
+    /// its frame fits in one segment. Default (null): 1 GiB or the largest that fits in a segment, whichever is smaller.
     /// </summary>
-    public long MaxRecordBytes { get; init; } = 1024 * MiB;
+    public long? MaxRecordBytes { get; init; }
+
+    /// <summary>The largest record that fits in a segment of <see cref="SegmentSizeBytes"/> after the header and frame overhead.</summary>
+    internal long LargestRecordInSegment => SegmentSizeBytes - Segments.SegmentFormat.HeaderSize - Segments.SegmentFormat.TrailerSize - 8;
+
+    /// <summary><see cref="MaxRecordBytes"/> with its default applied.</summary>
+    internal long EffectiveMaxRecordBytes => MaxRecordBytes ?? Math.Min(1024 * MiB, LargestRecordInSegment);
 
     /// <summary>When a put is acknowledged. Default: <see cref="DurabilityMode.GroupCommit"/>.</summary>
     public DurabilityMode Durability { get; init; } = DurabilityMode.GroupCommit;
@@ -91,9 +97,9 @@ public sealed record KvStoreOptions
             throw Invalid(nameof(DiskCapacityBytes), $"is {DiskCapacityBytes}; it must be at least {Segments.SegmentFormat.BlockSize} bytes.");
         if (SegmentSizeBytes < MiB || SegmentSizeBytes > 64L * 1024 * MiB || SegmentSizeBytes % Segments.SegmentFormat.BlockSize != 0)
             throw Invalid(nameof(SegmentSizeBytes), $"is {SegmentSizeBytes}; it must be a multiple of 4096 between 1 MiB and 64 GiB.");
-        long largestFit = SegmentSizeBytes - Segments.SegmentFormat.HeaderSize - Segments.SegmentFormat.TrailerSize - 8;
-        if (MaxRecordBytes < 1024 || MaxRecordBytes > int.MaxValue || MaxRecordBytes > largestFit)
-            throw Invalid(nameof(MaxRecordBytes), $"is {MaxRecordBytes}; it must be between 1024 and min(2^31 − 1, {largestFit}) (a record must fit in one {SegmentSizeBytes}-byte segment).");
+        long largestFit = LargestRecordInSegment;
+        if (MaxRecordBytes is { } max && (max < 1024 || max > int.MaxValue || max > largestFit))
+            throw Invalid(nameof(MaxRecordBytes), $"is {max}; it must be between 1024 and min(2^31 − 1, {largestFit}) (a record must fit in one {SegmentSizeBytes}-byte segment).");
         if (MaxGroupCommitRecords is < 1 or > 1_000_000)
             throw Invalid(nameof(MaxGroupCommitRecords), $"is {MaxGroupCommitRecords}; it must be between 1 and 1,000,000.");
         if (MaxGroupCommitBytes < MiB)

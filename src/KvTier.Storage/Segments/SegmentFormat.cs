@@ -35,6 +35,9 @@ public static class SegmentFormat
     /// <summary>Most keys in one tombstone frame (§4): bounds what a reader allocates.</summary>
     public const int MaxTombstoneKeys = 65536;
 
+    /// <summary>Largest segment capacity: 64 GiB (§8). A reader maps the whole capacity, so it must be bounded.</summary>
+    public const long MaxCapacity = 64L << 30;
+
     /// <summary>The file name extension of segment files.</summary>
     public const string FileExtension = ".kvseg";
 
@@ -118,8 +121,8 @@ public static class SegmentFormat
         if (BinaryPrimitives.ReadUInt32LittleEndian(bytes[44..]) != 0)
             throw new SegmentFormatException("reserved header flags are set.", path, 44);
         long capacity = BinaryPrimitives.ReadInt64LittleEndian(bytes[48..]);
-        if (capacity < HeaderSize + BlockSize || capacity % BlockSize != 0)
-            throw new SegmentFormatException($"capacity {capacity} is not a multiple of {BlockSize} above the header.", path, 48);
+        if (capacity < HeaderSize + BlockSize || capacity > MaxCapacity || capacity % BlockSize != 0)
+            throw new SegmentFormatException($"capacity {capacity} is not a multiple of {BlockSize} between {HeaderSize + BlockSize} and {MaxCapacity}.", path, 48);
         return new SegmentHeader(BinaryPrimitives.ReadUInt64LittleEndian(bytes[16..]), new Guid(bytes.Slice(24, 16)), capacity);
     }
 
