@@ -1,4 +1,5 @@
 using KvTier.Reference;
+using KvTier.Storage;
 using Spectre.Console;
 
 namespace KvTier.Cli;
@@ -24,11 +25,18 @@ internal sealed record CliContext(TextWriter Output, TextWriter Error, IAnsiCons
             Error.WriteLine($"kvtier: {OneLine(e.Message)}");
             return KvTierCli.ModelMissing;
         }
-        catch (Exception e) when (e is KvTierFormatException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is KvTierFormatException or KvStoreException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             Error.WriteLine($"kvtier: {OneLine(e.Message)}");
             return KvTierCli.Failure;
         }
+    }
+
+    /// <summary>Writes <paramref name="message"/> as one line on standard error and returns <paramref name="exitCode"/>.</summary>
+    public int Fail(int exitCode, string message)
+    {
+        Error.WriteLine($"kvtier: {OneLine(message)}");
+        return exitCode;
     }
 
     // Some exception messages span lines (ArgumentOutOfRangeException adds "Actual value was …").

@@ -6,13 +6,20 @@ namespace KvTier.Cli;
 
 /// <summary>
 /// The <c>kvtier</c> command tree. Output goes to the writers given, so that tests run it in-process.
-/// Exit codes: 0 success, 1 bad input or failed operation, 2 model files not found.
+/// Exit codes: 0 success, 1 bad input or failed operation (a store locked by another process included), 2 model files
+/// not found, 3 <c>verify DIR</c> found problems in a store, 4 <c>store get</c>/<c>store delete</c> found no such key.
 /// </summary>
 internal static class KvTierCli
 {
     public const int Success = 0;
     public const int Failure = 1;
     public const int ModelMissing = 2;
+
+    /// <summary><c>kvtier verify DIR</c> ran and found corrupt records or damaged segment bytes in the store.</summary>
+    public const int StoreProblems = 3;
+
+    /// <summary><c>kvtier store get</c> or <c>store delete</c>: the key is not stored.</summary>
+    public const int KeyNotStored = 4;
 
     /// <summary>Parses <paramref name="args"/> and runs the command.</summary>
     /// <param name="args">The command line.</param>
@@ -40,6 +47,9 @@ internal static class KvTierCli
         root.Subcommands.Add(VerifyCommand.Create(context));
         root.Subcommands.Add(EncodeCommand.Create(context));
         root.Subcommands.Add(DecodeCommand.Create(context));
+        root.Subcommands.Add(StoreCommand.Create(context));
+        root.Subcommands.Add(CompactCommand.Create(context));
+        root.Subcommands.Add(RepairCommand.Create(context));
         root.Subcommands.Add(ConformanceCommand.Create(context));
         return root;
     }

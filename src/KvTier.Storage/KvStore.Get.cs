@@ -18,7 +18,13 @@ public sealed partial class KvStore
     /// as a miss.
     /// </summary>
     /// <returns>True with a lease the caller must dispose; false on a miss.</returns>
-    public unsafe bool TryGet(ChunkKey key, [NotNullWhen(true)] out RecordLease? lease)
+    public bool TryGet(ChunkKey key, [NotNullWhen(true)] out RecordLease? lease) => TryGet(key, Options.ReadVerification, out lease);
+
+    /// <summary>
+    /// <see cref="TryGet(ChunkKey, out RecordLease?)"/> with this call's verification: <see cref="ReadVerification.Header"/>
+    /// reads one layer's sections (through <see cref="RecordLease.TryGetSection"/>) without touching the others' bytes.
+    /// </summary>
+    public unsafe bool TryGet(ChunkKey key, ReadVerification verification, [NotNullWhen(true)] out RecordLease? lease)
     {
         ThrowIfDisposed();
         lease = null;
@@ -70,10 +76,10 @@ public sealed partial class KvStore
             lease = new RecordLease(this, key, entry.Sequence, StoreTier.Memory, null, copy, bytes, parsed);
             return true;
         }
-        return TryLeaseFromDisk(key, entry, segment!, out lease);
+        return TryLeaseFromDisk(key, entry, segment!, verification, out lease);
     }
 
-    private unsafe bool TryLeaseFromDisk(ChunkKey key, in ChunkEntry entry, SegmentFile segment, [NotNullWhen(true)] out RecordLease? lease)
+    private unsafe bool TryLeaseFromDisk(ChunkKey key, in ChunkEntry entry, SegmentFile segment, ReadVerification verification, [NotNullWhen(true)] out RecordLease? lease)
     {
         lease = null;
         // SAFETY: the segment lease taken under the lock keeps the map alive; [offset, offset + length) is below the
@@ -81,7 +87,7 @@ public sealed partial class KvStore
         ReadOnlyMemory<byte> bytes = new NativeMemoryManager(segment.Pointer(entry.Offset), (int)entry.RecordLength).Memory;
         string? problem = null;
         ChunkRecord? parsed = null;
-        if (Options.ReadVerification == ReadVerification.Full && XxHash3.HashToUInt64(bytes.Span) != entry.RecordChecksum)
+        if (verification == ReadVerification.Full && XxHash3.HashToUInt64(bytes.Span) != entry.RecordChecksum)
         {
             problem = "the record's bytes do not match its checksum";
         }
@@ -105,8 +111,8 @@ public sealed partial class KvStore
             ReportCorrupt(key, entry.Sequence, $"{segment.Path} at {entry.Offset}: {problem}");
             return false;
         }
-        if (Options.MemoryCapacityBytes > 0)
-            _memory.Insert(key, bytes.Span, entry.Sequence); // Promotion on hit.
+        if (Options.MemoryCapacityBytes > 0 && verification == ReadVerification.Full)
+            _memory.Insert(key, bytes.Span, entry.Sequence); // Promotion on hit (only of bytes known good).
         Interlocked.Increment(ref _openLeases);
         Interlocked.Increment(ref _diskHits);
         lease = new RecordLease(this, key, entry.Sequence, StoreTier.Disk, segment, null, bytes, parsed!);

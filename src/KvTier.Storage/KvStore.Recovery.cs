@@ -11,6 +11,7 @@ public sealed partial class KvStore
     {
         ulong committedSequence = _index.ReadSequence();
         _accessTick = (long)_index.ReadAccessTick();
+        _lifetimeBase = _index.ReadCounters();
         using StoreIndex.Batch batch = _index.CreateBatch();
         ulong maxId = 0;
         var known = new HashSet<ulong>();

@@ -11,11 +11,15 @@ public sealed partial class KvStore
 {
     /// <summary>
     /// Checks every record and every segment: each indexed record's bytes against its checksum, header, every section
-    /// checksum, trailer and RocksDB entry; each segment's committed region frame by frame. Corrupt records are counted
-    /// in <see cref="StoreStatistics.CorruptionEvents"/> and dropped from the index (a miss from now on), so that the
-    /// store serves only good data; nothing else changes. Runs concurrently with other operations.
+    /// checksum, trailer and RocksDB entry; each segment's committed region frame by frame. Read-only by default (a
+    /// corrupt record is a miss on get anyway, and a second verify reports the same problems); with
+    /// <paramref name="dropCorrupt"/>, corrupt records are also dropped from the index and counted in
+    /// <see cref="StoreStatistics.CorruptionEvents"/>. Runs concurrently with other operations.
     /// </summary>
-    public VerifyResult Verify(IProgress<StoreProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="progress">Hears segment bytes walked.</param>
+    /// <param name="cancellationToken">Stops the walk.</param>
+    /// <param name="dropCorrupt">Drop corrupt records from the index.</param>
+    public VerifyResult Verify(IProgress<StoreProgress>? progress = null, CancellationToken cancellationToken = default, bool dropCorrupt = false)
     {
         ThrowIfDisposed();
         List<SegmentFile> segments;
@@ -70,7 +74,8 @@ public sealed partial class KvStore
                     {
                         corrupt.Add(record.Key);
                         problems.Add(new VerifyProblem(record.Key.ToString(), segment.Id, entry.Offset, problem));
-                        ReportCorrupt(record.Key, entry.Sequence, problem);
+                        if (dropCorrupt)
+                            ReportCorrupt(record.Key, entry.Sequence, problem);
                     }
                 }
             }

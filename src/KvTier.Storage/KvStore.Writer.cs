@@ -208,6 +208,7 @@ public sealed partial class KvStore
             _unsynced.Clear();
         }
         group.Batch.PutSequence(_sequence);
+        group.Batch.PutCounters(LifetimeCounters());
         group.Batch.PutAccessTick((ulong)Interlocked.Read(ref _accessTick));
         _index.Commit(group.Batch, sync);
         Interlocked.Increment(ref _groupCommits);

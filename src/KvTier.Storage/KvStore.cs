@@ -41,6 +41,7 @@ public sealed partial class KvStore : IDisposable
     private readonly Thread _writer;
     private readonly Guid _storeId;
 
+    private StoreCounters _lifetimeBase = StoreCounters.Zero;
     private SegmentFile? _active;
     private ulong _nextSegmentId;
     private ulong _sequence;          // last sequence number handed out (writer only)
@@ -92,7 +93,7 @@ public sealed partial class KvStore : IDisposable
                 throw new KvStoreException(StoreErrorKind.NotAStore, $"{directory} does not exist (and {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.CreateIfMissing)} is false).");
             Directory.CreateDirectory(directory);
         }
-        FileStream lockFile = AcquireLock(directory);
+        FileStream lockFile = AcquireLock(directory, out bool createdLock);
         StoreIndex? index = null;
         try
         {
@@ -126,14 +127,19 @@ public sealed partial class KvStore : IDisposable
         catch
         {
             index?.Dispose();
+            if (createdLock && !Directory.Exists(Path.Combine(directory, IndexDirectoryName)))
+                File.Delete(lockFile.Name); // Leave a directory that is not a store as it was.
             lockFile.Dispose();
             throw;
         }
     }
 
-    private static FileStream AcquireLock(string directory)
+    private static FileStream AcquireLock(string directory) => AcquireLock(directory, out _);
+
+    private static FileStream AcquireLock(string directory, out bool created)
     {
         string path = Path.Combine(directory, LockFileName);
+        created = !File.Exists(path);
         try
         {
             // FileShare.None takes an exclusive advisory lock (flock) on Unix: a second process, or a second open in
@@ -253,8 +259,15 @@ public sealed partial class KvStore : IDisposable
             OpenLeases = Interlocked.Read(ref _openLeases),
             RecoveredRecords = Interlocked.Read(ref _recoveredRecords),
             TruncatedBytes = Interlocked.Read(ref _truncatedBytes),
+            Lifetime = LifetimeCounters(),
         };
     }
+
+    private StoreCounters SinceOpen() => new(
+        Interlocked.Read(ref _memoryHits), Interlocked.Read(ref _diskHits), Interlocked.Read(ref _misses), Interlocked.Read(ref _puts),
+        Interlocked.Read(ref _deletes), Interlocked.Read(ref _evictions), Interlocked.Read(ref _corruptions));
+
+    private StoreCounters LifetimeCounters() => _lifetimeBase.Add(SinceOpen());
 
     /// <summary>Per-segment accounting, in id order (for <c>kvtier inspect</c>).</summary>
     public IReadOnlyList<SegmentInfo> GetSegments()

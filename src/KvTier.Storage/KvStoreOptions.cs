@@ -28,7 +28,8 @@ public sealed record KvStoreOptions
     /// <summary>
     /// Bytes of live records the disk tier keeps (each counted as its 4 KiB-aligned frame). Over it, records are
     /// evicted per <see cref="Eviction"/>. Dead bytes awaiting compaction come on top, bounded by
-    /// <see cref="CompactionMinLiveFraction"/>. Default: 64 GiB.
+    /// <see cref="CompactionMinLiveFraction"/>. The capacity is not stored with the data: opening an existing store
+    /// with a smaller capacity than it holds evicts down to it. Default: 64 GiB.
     /// </summary>
     public long DiskCapacityBytes { get; init; } = 64L * 1024 * MiB;
 

@@ -11,7 +11,8 @@ public enum ReadVerification
     /// <summary>
     /// The header and section table only; each section's payload is checked when it is read through
     /// <see cref="RecordLease.TryGetSection"/>. For callers that decode section by section (the prefetcher), this
-    /// avoids a second pass over the bytes. <see cref="RecordLease.Bytes"/> is then not verified past the table.
+    /// avoids a second pass over the bytes. <see cref="RecordLease.Bytes"/> is then not verified past the table, and the
+    /// record is not promoted into the memory tier (which holds only verified bytes).
     /// </summary>
     Header,
 }

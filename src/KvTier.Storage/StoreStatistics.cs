@@ -1,6 +1,6 @@
 namespace KvTier.Storage;
 
-/// <summary>A snapshot of a store's counters (<see cref="KvStore.GetStatistics"/>). Counters count since open.</summary>
+/// <summary>A snapshot of a store's counters (<see cref="KvStore.GetStatistics"/>). Counters count since open; <see cref="Lifetime"/> since the store was created.</summary>
 public sealed record StoreStatistics
 {
     /// <summary>Records stored (disk tier; the memory tier holds copies of some).</summary>
@@ -62,6 +62,9 @@ public sealed record StoreStatistics
 
     /// <summary>Bytes of torn tail cut from segments at open.</summary>
     public long TruncatedBytes { get; init; }
+
+    /// <summary>The same counters over the store's whole life (kept in its index across opens).</summary>
+    public StoreCounters Lifetime { get; init; } = StoreCounters.Zero;
 
     /// <summary>Memory-tier hits over all gets (0 when there were none).</summary>
     public double MemoryHitRate => Gets == 0 ? 0 : (double)MemoryHits / Gets;

@@ -9,7 +9,18 @@ public sealed class DemoCommandTests
     [RequiresModelFact]
     public void Demo_reports_every_request_and_a_reuse_check_that_matches_full_prefill()
     {
-        CliResult result = CliRunner.Run("demo", "--steps", "200", "--chunk-tokens", "64");
+        // A fresh store, not the user's ~/.cache/kvtier/demo-store.
+        string store = Path.Combine(Path.GetTempPath(), "kvtier-demo-tests", Guid.NewGuid().ToString("n"));
+        CliResult result;
+        try
+        {
+            result = CliRunner.Run("demo", "--steps", "200", "--chunk-tokens", "64", "--store", store);
+        }
+        finally
+        {
+            if (Directory.Exists(store))
+                Directory.Delete(store, recursive: true);
+        }
 
         Assert.Equal(0, result.ExitCode);
         Assert.Equal(string.Empty, result.Error);

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using KvTier.Cli.Records;
+using KvTier.Cli.Stores;
 using KvTier.Format;
 using KvTier.Format.Codecs;
 using KvTier.Layout;
@@ -12,7 +13,8 @@ namespace KvTier.Cli.Commands;
 
 /// <summary>
 /// <c>kvtier inspect PATH [--json]</c>: a record's header and section table, validated (format-spec/kvtier-format.md
-/// §5 up to the section table) but not decoded.
+/// §5 up to the section table) but not decoded; or, when PATH is a directory, a store's tiers and segments
+/// (<see cref="StoreInspection"/>).
 /// </summary>
 internal static class InspectCommand
 {
@@ -25,16 +27,23 @@ internal static class InspectCommand
 
     public static Command Create(CliContext context)
     {
-        var path = new Argument<FileInfo>("PATH") { Description = "A chunk record file (.kvt)" };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text: " + JsonShape };
+        var path = new Argument<string>("PATH") { Description = "A chunk record file (.kvt), or a store directory" };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print one JSON object instead of text. For a record: " + JsonShape + ". For a store: " + StoreInspection.JsonShape,
+        };
         var command = new Command("inspect",
-            "Print a chunk record's header fields and section table; validates header, checksum and table (format-spec/kvtier-format.md §5) but decodes nothing")
+            "Print a chunk record's header fields and section table; validates header, checksum and table (format-spec/kvtier-format.md §5) but decodes nothing. "
+            + "For a store directory: its tiers, records, live and dead bytes, get counters and hit rates (since this open), and one line per segment")
         {
             path, json,
         };
         command.SetAction(parse => context.Guard(() =>
         {
-            string file = parse.GetValue(path)!.FullName;
+            string given = parse.GetValue(path)!;
+            if (Directory.Exists(given))
+                return StoreInspection.Run(context.Output, given, parse.GetValue(json));
+            string file = Path.GetFullPath(given);
             byte[] bytes = ChunkFiles.ReadRecordBytes(file);
             ChunkRecord record = ChunkRecord.Parse(bytes, file);
             if (parse.GetValue(json))

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using KvTier.Cli.Records;
+using KvTier.Cli.Stores;
 using KvTier.Format;
 using KvTier.Format.Codecs;
 
@@ -8,7 +9,9 @@ namespace KvTier.Cli.Commands;
 
 /// <summary>
 /// <c>kvtier verify PATH</c>: checks record files completely — header, table, every section checksum, every payload
-/// decoded — and reports non-zero padding. One line per file, then a summary; exit 1 when any file fails.
+/// decoded — and reports non-zero padding. One line per file, then a summary; exit 1 when any file fails. A store
+/// directory (one holding <c>index/</c> or <c>segments/</c>) is verified as a store instead
+/// (<see cref="StoreVerification"/>; exit <see cref="KvTierCli.StoreProblems"/> on problems).
 /// </summary>
 internal static class VerifyCommand
 {
@@ -17,14 +20,26 @@ internal static class VerifyCommand
 
     public static Command Create(CliContext context)
     {
-        var path = new Argument<string>("PATH") { Description = "A record file, or a directory whose *.kvt files (recursively, in ordinal path order) are verified" };
+        var path = new Argument<string>("PATH")
+        {
+            Description = "A record file; a store directory (holding index/ or segments/); or any other directory, whose *.kvt files (recursively, in ordinal path order) are verified",
+        };
         var command = new Command("verify",
             "Verify chunk records completely (every checksum, every payload decoded, non-zero padding reported): 'OK path (codec level N, T tokens, B bytes)' "
-            + "or 'FAIL path: Kind: message' per file, then a summary; exit 1 when any fails")
+            + "or 'FAIL path: Kind: message' per file, then a summary; exit 1 when any fails. "
+            + "A store directory is verified as a store: every segment walked, every record's bytes, header, section checksums and index entry checked "
+            + "(a progress bar on a terminal); 'PROBLEM segment S offset O key K: message' per problem, then a summary ending ': OK'; "
+            + $"exit {KvTierCli.StoreProblems} when there are problems (corrupt records are dropped from the index, so that gets miss them)")
         {
             path,
         };
-        command.SetAction(parse => context.Guard(() => Run(context.Output, parse.GetValue(path)!)));
+        command.SetAction(parse => context.Guard(() =>
+        {
+            string given = parse.GetValue(path)!;
+            return Directory.Exists(given) && StoreAccess.IsStore(given)
+                ? StoreVerification.Run(context.Output, context.Console, given)
+                : Run(context.Output, given);
+        }));
         return command;
     }
 

@@ -23,6 +23,7 @@ internal sealed class StoreIndex : IDisposable
     private static readonly byte[] StoreIdKey = Encoding.ASCII.GetBytes("store-id");
     private static readonly byte[] SequenceKey = Encoding.ASCII.GetBytes("sequence");
     private static readonly byte[] AccessTickKey = Encoding.ASCII.GetBytes("access-tick");
+    private static readonly byte[] CountersKey = Encoding.ASCII.GetBytes("counters");
 
     private readonly RocksDb _db;
     private readonly ColumnFamilyHandle _chunks;
@@ -92,6 +93,20 @@ internal sealed class StoreIndex : IDisposable
     public ulong ReadSequence() => ReadU64(SequenceKey);
 
     public ulong ReadAccessTick() => ReadU64(AccessTickKey);
+
+    /// <summary>The lifetime counters (metadata-schema.md §4): a count n, then n signed 64-bit values; absent means zero.</summary>
+    public StoreCounters ReadCounters()
+    {
+        byte[]? value = _db.Get(CountersKey, _meta);
+        if (value is null)
+            return StoreCounters.Zero;
+        if (value.Length < 8 || BinaryPrimitives.ReadInt64LittleEndian(value) is var n && (n < 0 || n > 1024 || value.Length != 8 + 8 * n))
+            throw Damaged("meta/counters is malformed");
+        var values = new long[n];
+        for (int i = 0; i < n; i++)
+            values[i] = BinaryPrimitives.ReadInt64LittleEndian(value.AsSpan(8 + 8 * i));
+        return StoreCounters.FromArray(values);
+    }
 
     private ulong ReadU64(byte[] key)
     {
@@ -210,6 +225,17 @@ internal sealed class StoreIndex : IDisposable
         }
 
         public void PutSequence(ulong sequence) => PutU64(SequenceKey, sequence);
+
+        public void PutCounters(StoreCounters counters)
+        {
+            long[] values = counters.ToArray();
+            byte[] bytes = new byte[8 + 8 * values.Length];
+            BinaryPrimitives.WriteInt64LittleEndian(bytes, values.Length);
+            for (int i = 0; i < values.Length; i++)
+                BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(8 + 8 * i), values[i]);
+            WriteBatch.Put(CountersKey, bytes, _index._meta);
+            Count++;
+        }
 
         public void PutAccessTick(ulong tick) => PutU64(AccessTickKey, tick);
 
