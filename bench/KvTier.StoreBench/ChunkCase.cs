@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using KvTier.Format;
 using KvTier.Format.Codecs;
 using KvTier.Keys;
@@ -43,13 +44,15 @@ internal sealed record ChunkCase(string Name, string Description, string ModelId
         }
 
         var records = new BenchRecord[count];
+        Span<byte> keyInput = stackalloc byte[12];
         Span<byte> keyBytes = stackalloc byte[ChunkKey.Size];
         for (int i = 0; i < count; i++)
         {
             long index = first + i;
-            // Keys spread like SHA-256 outputs (as real chunk keys do), derived from the seed and index.
-            var keyRandom = new Random(HashCode.Combine(seed, index));
-            keyRandom.NextBytes(keyBytes);
+            // Keys are SHA-256 outputs, as real chunk keys are: here of the seed and the index.
+            BinaryPrimitives.WriteInt32LittleEndian(keyInput, seed);
+            BinaryPrimitives.WriteInt64LittleEndian(keyInput[4..], index);
+            SHA256.HashData(keyInput, keyBytes);
             var key = ChunkKey.FromBytes(keyBytes);
             for (int layer = 0; layer < layout.Layers; layer++)
             {

@@ -1,4 +1,3 @@
-#if KVSTORE
 using KvTier.Keys;
 using KvTier.Storage;
 
@@ -6,7 +5,7 @@ namespace KvTier.StoreBench;
 
 /// <summary>
 /// The KvTier store. A one-record put is <see cref="KvStore.Put"/>, a larger one <see cref="KvStore.PutBatch"/>; a get
-/// is <see cref="KvStore.TryGet"/>, a copy of the lease's bytes into the caller's buffer, and the lease's disposal.
+/// is <see cref="KvStore.TryGet(ChunkKey, out RecordLease?)"/>, a copy of the lease's bytes into the caller's buffer, and the lease's disposal.
 /// </summary>
 /// <remarks><see cref="PutAsync"/> may be called concurrently (the store's group commit); the rest from one thread.</remarks>
 internal sealed class KvTierSystem : IStoreSystem
@@ -94,4 +93,3 @@ internal sealed class KvTierSystem : IStoreSystem
             throw new InvalidOperationException($"The store filed record {record.Key} under {stored}.");
     }
 }
-#endif

@@ -12,8 +12,22 @@ internal sealed record MachineInfo(
     string Runtime,
     string Date,
     string? FileSystem,
-    double TimerOverheadNs)
+    double TimerOverheadNs,
+    string? LoadAverageAtStart)
 {
+    /// <summary>The 1-, 5- and 15-minute load averages: other work on the machine skews every number of the run.</summary>
+    public static string? LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     public static MachineInfo Describe(string directory) => new(
         Environment.ProcessorCount,
         ProcLine("/proc/cpuinfo", "model name"),
@@ -22,7 +36,8 @@ internal sealed record MachineInfo(
         RuntimeInformation.FrameworkDescription,
         DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
         FileSystemOf(directory),
-        TimerOverhead());
+        TimerOverhead(),
+        LoadAverage());
 
     private static string? ProcLine(string file, string field)
     {

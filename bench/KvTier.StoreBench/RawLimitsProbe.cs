@@ -14,7 +14,7 @@ internal static unsafe class RawLimitsProbe
     /// <param name="directory">Scratch directory on the same file system as the stores.</param>
     /// <param name="recordBytes">Block size: one record, rounded up to 4 KiB for direct I/O.</param>
     /// <param name="totalBytes">Bytes to write and read (the case's data).</param>
-    /// <param name="seconds">Time budget of the fsync-per-block write and of the memcpy loop.</param>
+    /// <param name="seconds">Time budget of the fsync-per-block write and of the memcpy rounds.</param>
     public static RawLimits Measure(string directory, long recordBytes, long totalBytes, double seconds)
     {
         int block = (int)((recordBytes + Alignment - 1) / Alignment * Alignment);
@@ -112,15 +112,23 @@ internal static unsafe class RawLimitsProbe
             for (long s = 0; s < slices; s++)
                 new Span<byte>(source + s * block, block).Fill((byte)s);
 
-            long start = Stopwatch.GetTimestamp();
-            long copied = 0;
-            for (long i = 0; copied < 2 * slices * block || Stopwatch.GetElapsedTime(start).TotalSeconds < budgetSeconds; i++)
+            // Best of three rounds, each at least two passes over the source: memory bandwidth on shared machines
+            // varies by tens of percent from second to second, and a limit should be what the machine can do.
+            double best = 0;
+            for (int round = 0; round < 3; round++)
             {
-                Buffer.MemoryCopy(source + i % slices * block, destination, block, block);
-                copied += block;
+                long start = Stopwatch.GetTimestamp();
+                long copied = 0;
+                for (long i = 0; copied < 2 * slices * block || Stopwatch.GetElapsedTime(start).TotalSeconds < budgetSeconds / 3; i++)
+                {
+                    Buffer.MemoryCopy(source + i % slices * block, destination, block, block);
+                    copied += block;
+                }
+
+                best = Math.Max(best, copied / Stopwatch.GetElapsedTime(start).TotalSeconds);
             }
 
-            return copied / Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return best;
         }
         finally
         {

@@ -11,9 +11,9 @@ internal static class Report
         Console.WriteLine(F($"== {c.Name}: {c.Description}; {c.Count:N0} records of {Size(recordBytes)} ({Size(totalBytes)}); batches of {batch} =="));
     }
 
-    public static void PrintLimits(RawLimits l)
+    public static void PrintLimits(RawLimits l, bool again = false)
     {
-        Console.WriteLine(F($"limits: direct-I/O write {Rate(l.DirectWriteBytesPerSecond)} (fsync per record {Rate(l.DirectWriteSyncEachBytesPerSecond)}) | ")
+        Console.WriteLine(F($"{(again ? "limits, best of before and after" : "limits")}: direct-I/O write {Rate(l.DirectWriteBytesPerSecond)} (fsync per record {Rate(l.DirectWriteSyncEachBytesPerSecond)}) | ")
             + F($"cold sequential read {Rate(l.ColdReadBytesPerSecond)} (buffered {Rate(l.ColdBufferedReadBytesPerSecond)}, O_DIRECT {Rate(l.ColdDirectReadBytesPerSecond)}) | ")
             + F($"memcpy {Rate(l.MemcpyBytesPerSecond)}"));
     }
@@ -22,27 +22,31 @@ internal static class Report
     {
         PutResult? filesPut = c.Puts.FirstOrDefault(p => p.System == "files");
         Console.WriteLine();
-        Console.WriteLine($"{"put",-34} {"MB/s",9} {"rec/s",10} {"p50 us",10} {"p99 us",10} {"vs dio",7} {"vs files",8}  note");
+        Console.WriteLine($"{"put",-34} {"MB/s",9} {"rec/s",10} {"p50 us",10} {"p99 us",10} {"max us",10} {"vs dio",7} {"vs files",8}  note");
         foreach (PutResult p in c.Puts)
         {
             string shape = p.Concurrency > 1 ? $"x{p.Concurrency} concurrent" : $"{p.RecordsPerCall}/call";
             string note = p.SettleSeconds is > 0.01 ? F($"+{p.SettleSeconds:F2} s flush after") : "";
+            if (p.GcPauseMs >= 1)
+                note = (note.Length > 0 ? note + "; " : "") + F($"GC pauses {p.GcPauseMs:F0} ms");
             if (p.Records < c.Records)
                 note = (note.Length > 0 ? note + "; " : "") + F($"first {p.Records:N0} records");
-            Console.WriteLine(F($"{p.System + " " + p.Mode + " (" + shape + ")",-34} {p.BytesPerSecond / 1e6,9:F1} {p.RecordsPerSecond,10:F0} {p.CallLatency.P50Us,10:F1} {p.CallLatency.P99Us,10:F1} ")
+            Console.WriteLine(F($"{p.System + " " + p.Mode + " (" + shape + ")",-34} {p.BytesPerSecond / 1e6,9:F1} {p.RecordsPerSecond,10:F0} {p.CallLatency.P50Us,10:F1} {p.CallLatency.P99Us,10:F1} {p.CallLatency.MaxUs,10:F0} ")
                 + F($"{p.BytesPerSecond / c.Limits.DirectWriteBytesPerSecond,6:F2}x {Versus(p.BytesPerSecond, filesPut?.BytesPerSecond),8}  {note}"));
         }
 
         Console.WriteLine();
-        Console.WriteLine($"{"get",-34} {"cache",5} {"MB/s",9} {"rec/s",10} {"p50 us",10} {"p99 us",10} {"vs limit",8} {"vs files",8}  note");
+        Console.WriteLine($"{"get",-34} {"cache",5} {"MB/s",9} {"rec/s",10} {"p50 us",10} {"p99 us",10} {"max us",10} {"vs limit",8} {"vs files",8}  note");
         foreach (GetResult g in c.Gets)
         {
             GetResult? files = c.Gets.FirstOrDefault(f => f.System == "files" && f.Cache == g.Cache);
             double limit = g.Cache == "cold" ? c.Limits.ColdReadBytesPerSecond : c.Limits.MemcpyBytesPerSecond;
             string note = g.Note ?? "";
+            if (g.GcPauseMs >= 1)
+                note = (note.Length > 0 ? note + "; " : "") + F($"GC pauses {g.GcPauseMs:F0} ms");
             if (g.ResidentAfterDrop is > 0.001)
                 note = (note.Length > 0 ? note + "; " : "") + F($"{g.ResidentAfterDrop:P1} still cached after drop");
-            Console.WriteLine(F($"{g.System + " " + g.Mode,-34} {g.Cache,5} {g.BytesPerSecond / 1e6,9:F1} {g.RecordsPerSecond,10:F0} {g.Latency.P50Us,10:F1} {g.Latency.P99Us,10:F1} ")
+            Console.WriteLine(F($"{g.System + " " + g.Mode,-34} {g.Cache,5} {g.BytesPerSecond / 1e6,9:F1} {g.RecordsPerSecond,10:F0} {g.Latency.P50Us,10:F1} {g.Latency.P99Us,10:F1} {g.Latency.MaxUs,10:F0} ")
                 + F($"{g.BytesPerSecond / limit,7:F2}x {Versus(g.BytesPerSecond, files?.BytesPerSecond),8}  {note}"));
         }
 

@@ -19,7 +19,6 @@ internal sealed class RocksDbSystem : IStoreSystem
     private readonly BlockBasedTableOptions _table;
     private readonly WriteOptions _sync = new WriteOptions().SetSync(true);
     private readonly ReadOptions _read = new ReadOptions().SetFillCache(false);
-    private readonly byte[] _key = new byte[ChunkKey.Size];
     private RocksDb _db;
 
     public RocksDbSystem(string directory, bool blobs)
@@ -65,10 +64,28 @@ internal sealed class RocksDbSystem : IStoreSystem
         _db.Flush(new FlushOptions().SetWaitForFlush(true));
     }
 
-    public int Get(ChunkKey key, byte[] destination)
+    public unsafe int Get(ChunkKey key, byte[] destination)
     {
-        key.CopyTo(_key);
-        return (int)_db.Get(_key, destination, 0, destination.Length, null, _read);
+        // The C API's pinned get: the value stays in RocksDB's read buffer (or block) and is copied once, into the
+        // caller's buffer, as a C++ caller with a PinnableSlice would do; RocksDbSharp's Get(key, buffer) copies twice.
+        Span<byte> bytes = stackalloc byte[ChunkKey.Size];
+        key.CopyTo(bytes);
+        IntPtr slice;
+        fixed (byte* k = bytes)
+            slice = Native.Instance.rocksdb_get_pinned(_db.Handle, _read.Handle, k, (UIntPtr)ChunkKey.Size);
+        if (slice == IntPtr.Zero)
+            return -1;
+        try
+        {
+            // SAFETY: value points into the pinned slice, valid until it is destroyed below.
+            IntPtr value = Native.Instance.rocksdb_pinnableslice_value(slice, out UIntPtr length);
+            new ReadOnlySpan<byte>((void*)value, (int)length).CopyTo(destination);
+            return (int)length;
+        }
+        finally
+        {
+            Native.Instance.rocksdb_pinnableslice_destroy(slice);
+        }
     }
 
     public bool Contains(ChunkKey key)

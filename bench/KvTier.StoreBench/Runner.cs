@@ -10,6 +10,7 @@ internal static class Runner
     {
         int calls = (records.Length + batch - 1) / batch;
         var ticks = new long[calls];
+        TimeSpan gc = GC.GetTotalPauseDuration();
         long start = Stopwatch.GetTimestamp();
         for (int c = 0; c < calls; c++)
         {
@@ -20,16 +21,18 @@ internal static class Runner
         }
 
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        double gcMs = (GC.GetTotalPauseDuration() - gc).TotalMilliseconds;
         long settleStart = Stopwatch.GetTimestamp();
         system.Settle();
         double settle = Stopwatch.GetElapsedTime(settleStart).TotalSeconds;
-        return new PutResult(system.Name, mode, batch, 1, records.Length, TotalBytes(records), seconds, Latency.FromTicks(ticks), settle);
+        return new PutResult(system.Name, mode, batch, 1, records.Length, TotalBytes(records), seconds, Latency.FromTicks(ticks), settle, gcMs);
     }
 
     /// <summary>Puts all records through <paramref name="put"/> from <paramref name="concurrency"/> workers, each awaiting its puts in turn.</summary>
     public static async Task<PutResult> PutConcurrentAsync(string system, string mode, BenchRecord[] records, int concurrency, Func<BenchRecord, ValueTask> put)
     {
         var ticks = new long[records.Length];
+        TimeSpan gc = GC.GetTotalPauseDuration();
         long start = Stopwatch.GetTimestamp();
         var workers = new Task[concurrency];
         for (int w = 0; w < concurrency; w++)
@@ -48,7 +51,8 @@ internal static class Runner
 
         await Task.WhenAll(workers).ConfigureAwait(false);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return new PutResult(system, mode, 1, concurrency, records.Length, TotalBytes(records), seconds, Latency.FromTicks(ticks), null);
+        return new PutResult(system, mode, 1, concurrency, records.Length, TotalBytes(records), seconds, Latency.FromTicks(ticks), null,
+            (GC.GetTotalPauseDuration() - gc).TotalMilliseconds);
     }
 
     /// <summary>
@@ -69,11 +73,13 @@ internal static class Runner
         var ticks = new long[(long)records.Length * maxPasses];
         int taken = 0;
         long bytes = 0;
+        TimeSpan gc = GC.GetTotalPauseDuration();
         long start = Stopwatch.GetTimestamp();
         for (int pass = 0; pass < maxPasses && (pass == 0 || Stopwatch.GetElapsedTime(start).TotalSeconds < minSeconds); pass++)
             bytes += TimedPass(system, records, order, buffer, ticks, ref taken);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return new GetResult(system.Name, mode, "warm", taken, bytes, seconds, Latency.FromTicks(ticks.AsSpan(0, taken)), null, note?.Invoke());
+        return new GetResult(system.Name, mode, "warm", taken, bytes, seconds, Latency.FromTicks(ticks.AsSpan(0, taken)), null, note?.Invoke(),
+            (GC.GetTotalPauseDuration() - gc).TotalMilliseconds);
     }
 
     /// <summary>Cold gets: reopen, drop every data file from the page cache, then one timed pass in random order.</summary>
@@ -85,10 +91,12 @@ internal static class Runner
         int[] order = Order(records.Length);
         var ticks = new long[records.Length];
         int taken = 0;
+        TimeSpan gc = GC.GetTotalPauseDuration();
         long start = Stopwatch.GetTimestamp();
         long bytes = TimedPass(system, records, order, buffer, ticks, ref taken);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return new GetResult(system.Name, mode, "cold", taken, bytes, seconds, Latency.FromTicks(ticks.AsSpan(0, taken)), resident, null);
+        return new GetResult(system.Name, mode, "cold", taken, bytes, seconds, Latency.FromTicks(ticks.AsSpan(0, taken)), resident, null,
+            (GC.GetTotalPauseDuration() - gc).TotalMilliseconds);
     }
 
     /// <summary>Drops files from the page cache; returns the share of their pages still resident afterwards.</summary>

@@ -79,12 +79,17 @@ public sealed partial class KvStore
         return TryLeaseFromDisk(key, entry, segment!, verification, out lease);
     }
 
+    // Records from this size on are prefaulted as a whole when leased from disk: 256 KiB.
+    private const long PrefaultThreshold = 256 << 10;
+
     private unsafe bool TryLeaseFromDisk(ChunkKey key, in ChunkEntry entry, SegmentFile segment, ReadVerification verification, [NotNullWhen(true)] out RecordLease? lease)
     {
         lease = null;
         // SAFETY: the segment lease taken under the lock keeps the map alive; [offset, offset + length) is below the
         // segment's committed end, which never exceeds the file's length, so every page exists.
         ReadOnlyMemory<byte> bytes = new NativeMemoryManager(segment.Pointer(entry.Offset), (int)entry.RecordLength).Memory;
+        if (entry.RecordLength >= PrefaultThreshold)
+            UnixFile.Prefault(segment.Pointer(entry.Offset), entry.RecordLength); // One call for the whole record, not a fault per few pages.
         string? problem = null;
         ChunkRecord? parsed = null;
         if (verification == ReadVerification.Full && XxHash3.HashToUInt64(bytes.Span) != entry.RecordChecksum)

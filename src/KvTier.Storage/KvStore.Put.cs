@@ -25,19 +25,26 @@ public sealed partial class KvStore
         return new ValueTask<ChunkKey>(op.Done.Task.WaitAsync(cancellationToken));
     }
 
-    /// <summary>Stores several records; returns their keys in order once all are durable (they usually share one group commit).</summary>
-    /// <exception cref="KvStoreException">Any record is invalid (then none is stored), or a put failed.</exception>
+    /// <summary>
+    /// Stores several records; returns their keys in order once all are durable (they usually share group commits).
+    /// Every record's header is checked before any is stored; each record's sections are checked just before it is
+    /// handed to the writer, so that checking the next record overlaps writing the previous one.
+    /// </summary>
+    /// <exception cref="KvStoreException">A record is invalid (records before it in the batch may be stored), or a put failed.</exception>
     public IReadOnlyList<ChunkKey> PutBatch(IReadOnlyList<ReadOnlyMemory<byte>> records) => PutBatchAsync(records).AsTask().GetAwaiter().GetResult();
 
     /// <inheritdoc cref="PutBatch"/>
     public async ValueTask<IReadOnlyList<ChunkKey>> PutBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(records);
+        for (int i = 0; i < records.Count; i++)
+            _ = Parse(records[i]); // Headers first: a malformed batch is refused before anything is written.
         var ops = new PutOp[records.Count];
         for (int i = 0; i < ops.Length; i++)
+        {
             ops[i] = Prepare(records[i]);
-        foreach (PutOp op in ops)
-            Enqueue(op);
+            Enqueue(ops[i]);
+        }
         var keys = new ChunkKey[ops.Length];
         for (int i = 0; i < ops.Length; i++)
             keys[i] = await ops[i].Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -47,17 +54,9 @@ public sealed partial class KvStore
     /// <summary>Checks a record before it reaches the writer: it is one valid record, within limits, every section intact.</summary>
     private PutOp Prepare(ReadOnlyMemory<byte> record)
     {
-        ThrowIfDisposed();
-        if (record.Length > Options.EffectiveMaxRecordBytes)
-            throw new KvStoreException(StoreErrorKind.RecordTooLarge,
-                $"the record is {record.Length} bytes, over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.MaxRecordBytes)} ({Options.EffectiveMaxRecordBytes}).");
-        if (SegmentFormat.RecordFrameSize(record.Length) > Options.DiskCapacityBytes)
-            throw new KvStoreException(StoreErrorKind.RecordTooLarge,
-                $"the record's {SegmentFormat.RecordFrameSize(record.Length)}-byte frame is over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.DiskCapacityBytes)} ({Options.DiskCapacityBytes}).");
-        ChunkRecord parsed;
+        ChunkRecord parsed = Parse(record);
         try
         {
-            parsed = ChunkRecord.Parse(record, "put", allowTrailingBytes: false, maxDecodedBytes: long.MaxValue);
             if (Options.VerifyOnPut)
             {
                 foreach (SectionEntry section in parsed.Sections)
@@ -69,6 +68,25 @@ public sealed partial class KvStore
             throw new KvStoreException(StoreErrorKind.InvalidRecord, $"not stored: {ex.Message}", ex);
         }
         return new PutOp(record, parsed.Header, XxHash3.HashToUInt64(record.Span));
+    }
+
+    private ChunkRecord Parse(ReadOnlyMemory<byte> record)
+    {
+        ThrowIfDisposed();
+        if (record.Length > Options.EffectiveMaxRecordBytes)
+            throw new KvStoreException(StoreErrorKind.RecordTooLarge,
+                $"the record is {record.Length} bytes, over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.MaxRecordBytes)} ({Options.EffectiveMaxRecordBytes}).");
+        if (SegmentFormat.RecordFrameSize(record.Length) > Options.DiskCapacityBytes)
+            throw new KvStoreException(StoreErrorKind.RecordTooLarge,
+                $"the record's {SegmentFormat.RecordFrameSize(record.Length)}-byte frame is over {nameof(KvStoreOptions)}.{nameof(KvStoreOptions.DiskCapacityBytes)} ({Options.DiskCapacityBytes}).");
+        try
+        {
+            return ChunkRecord.Parse(record, "put", allowTrailingBytes: false, maxDecodedBytes: long.MaxValue);
+        }
+        catch (ChunkRecordException ex)
+        {
+            throw new KvStoreException(StoreErrorKind.InvalidRecord, $"not stored: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Deletes a record: durable (a tombstone in the segments and the index entry removed) when this returns.</summary>

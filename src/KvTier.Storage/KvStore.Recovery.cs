@@ -44,14 +44,34 @@ public sealed partial class KvStore
             _segments.Add(id, segment);
         }
 
-        // Files the index does not know: segments retired by compaction (or created) just before a crash.
-        foreach (string file in Directory.EnumerateFiles(SegmentDirectory))
+        // Files the index does not know: a segment retired by compaction just before a crash (every frame in it is at
+        // or below the committed sequence: delete it), or one created by a group that did not commit — or whose commit
+        // the index lost — (frames above the committed sequence: adopt it, and its tail is recovered like an active
+        // segment's). Never delete a file that may hold data the index does not.
+        foreach (string file in Directory.GetFiles(SegmentDirectory).Order())
         {
-            if (SegmentFormat.TryParseFileName(Path.GetFileName(file), out ulong id))
+            if (!SegmentFormat.TryParseFileName(Path.GetFileName(file), out ulong id) || known.Contains(id))
+                continue;
+            maxId = Math.Max(maxId, id);
+            SegmentFile orphan;
+            try
             {
-                maxId = Math.Max(maxId, id);
-                if (!known.Contains(id))
-                    File.Delete(file);
+                orphan = SegmentFile.Open(file, id, _storeId, out _);
+            }
+            catch (SegmentFormatException)
+            {
+                File.Delete(file); // Not even a header: a segment whose creation did not complete.
+                continue;
+            }
+            if (HasFrameAbove(orphan, committedSequence))
+            {
+                orphan.ResetEnd(SegmentFormat.HeaderSize);
+                _segments.Add(id, orphan);
+            }
+            else
+            {
+                orphan.CloseWhenUnleased();
+                File.Delete(file);
             }
         }
         _nextSegmentId = maxId + 1;
@@ -151,6 +171,20 @@ public sealed partial class KvStore
         }
         segment.ResetEnd(position);
         return maxSequence;
+    }
+
+    /// <summary>Whether a segment file holds any valid frame with a sequence above <paramref name="sequence"/> (walking without resynchronizing).</summary>
+    private static bool HasFrameAbove(SegmentFile segment, ulong sequence)
+    {
+        long length = segment.FileLength;
+        long position = SegmentFormat.HeaderSize;
+        while (SegmentScanner.TryReadFrame(segment, position, length, verifyRecord: false, out SegmentFrame frame, out _))
+        {
+            if (frame.Sequence > sequence)
+                return true;
+            position = frame.Offset + frame.Size;
+        }
+        return false;
     }
 
     /// <summary>Work that needs the writer, right after open: evict to (a possibly smaller) capacity, consider compaction.</summary>

@@ -321,6 +321,7 @@ public sealed partial class KvStore : IDisposable
         }
         _queue.CompleteAdding();
         _writer.Join();
+        _staging?.Dispose();
         CloseSegments();
         _memory.Dispose();
         _index.Dispose();
