@@ -66,10 +66,14 @@ public sealed partial class KvStore
                     ChunkEntry entry;
                     lock (_lock)
                         entry = record.Entry;
-                    if (entry.SegmentId != segment.Id)
-                        continue; // Moved by compaction meanwhile; checked where it went if that segment comes later.
+                    // Moved by compaction meanwhile, or replaced by a frame appended after this segment's walk: not
+                    // checked in this run.
+                    if (entry.SegmentId != segment.Id || entry.Offset + entry.FrameSize > end)
+                        continue;
                     recordsChecked++;
                     string? problem = CheckRecord(segment, record.Key, entry, frames);
+                    if (problem is not null)
+                        WaitForCommittedGroupsToPublish(); // A change RocksDB has and _records does not yet is no damage.
                     if (problem is not null && StillIndexedAs(record, entry))
                     {
                         corrupt.Add(record.Key);
@@ -86,6 +90,13 @@ public sealed partial class KvStore
         }
         problems.Sort((a, b) => a.SegmentId != b.SegmentId ? a.SegmentId.CompareTo(b.SegmentId) : a.Offset.CompareTo(b.Offset));
         return new VerifyResult(recordsChecked, corrupt.Count, segmentsChecked, bytesChecked, damaged, problems);
+    }
+
+    /// <summary>Waits until every group whose index batch was written by now is visible in <c>_records</c> (or the writer has failed).</summary>
+    private void WaitForCommittedGroupsToPublish()
+    {
+        long committing = Interlocked.Read(ref _groupsCommitting);
+        SpinWait.SpinUntil(() => Interlocked.Read(ref _groupsPublished) >= committing || _writerFault is not null);
     }
 
     private bool StillIndexedAs(DiskRecord record, in ChunkEntry entry)

@@ -12,6 +12,13 @@ public sealed partial class KvStore
 {
     private const int MaxAccessUpdatesPerGroup = 4096;
 
+    // Groups whose index batch has been (or is being) written, and groups published to readers: between the two, RocksDB
+    // is ahead of _records, which verification must not mistake for damage (KvStore.Verify.cs).
+    private long _groupsCommitting, _groupsPublished;
+
+    // The O_DIRECT staging buffer, allocated on the first large frame; writer thread only, freed at close.
+    private DirectWriteBuffer? _staging;
+
     // Segments appended to by unsynced (NoSync) groups since the last sync; writer thread only.
     private readonly HashSet<SegmentFile> _unsynced = [];
 
@@ -159,8 +166,10 @@ public sealed partial class KvStore
             }
         }
         FlushTombstones(group);
+        Interlocked.Increment(ref _groupsCommitting);
         Commit(group, forceSync: drainAllAccess);
         Publish(group);
+        Interlocked.Increment(ref _groupsPublished);
         foreach (Action complete in group.Completions)
             complete();
         foreach (WriteOp op in group.Requeue)
@@ -362,7 +371,7 @@ public sealed partial class KvStore
             span.Clear();
             int trailerAt = (int)(SegmentFormat.TrailerOffset(record.Length) - record.Length);
             SegmentFormat.WriteTrailer(span[trailerAt..], sequence, record.Length, checksum);
-            long offset = segment.AppendRecord(record, span);
+            long offset = segment.AppendRecord(record, span, frame >= SegmentFile.DirectWriteThreshold ? _staging ??= new DirectWriteBuffer() : null);
             NoteSequence(segment, sequence);
             Interlocked.Add(ref _bytesWritten, frame);
             return offset;

@@ -51,6 +51,10 @@ internal sealed class StoreIndex : IDisposable
             .SetCreateIfMissing(create)
             .SetCreateMissingColumnFamilies(create)
             .SetParanoidChecks(true)
+            // A checksum mismatch inside the WAL is damage, not a torn last write: refuse to open (IndexDamaged, then
+            // repair) instead of RocksDB's default of silently dropping every commit after it, which made recovery
+            // delete the segment files those commits had created.
+            .SetWalRecoveryMode(Recovery.TolerateCorruptedTailRecords)
             .SetKeepLogFileNum(2)
             .SetMaxManifestFileSize(64L << 20);
         var families = new ColumnFamilies
@@ -72,7 +76,7 @@ internal sealed class StoreIndex : IDisposable
 
     public (ushort Version, ushort MinReader)? ReadFormat()
     {
-        byte[]? value = _db.Get(FormatKey, _meta);
+        byte[]? value = Get(FormatKey, _meta);
         if (value is null)
             return null;
         if (value.Length != 4)
@@ -82,7 +86,7 @@ internal sealed class StoreIndex : IDisposable
 
     public Guid? ReadStoreId()
     {
-        byte[]? value = _db.Get(StoreIdKey, _meta);
+        byte[]? value = Get(StoreIdKey, _meta);
         if (value is null)
             return null;
         if (value.Length != 16)
@@ -97,7 +101,7 @@ internal sealed class StoreIndex : IDisposable
     /// <summary>The lifetime counters (metadata-schema.md §4): a count n, then n signed 64-bit values; absent means zero.</summary>
     public StoreCounters ReadCounters()
     {
-        byte[]? value = _db.Get(CountersKey, _meta);
+        byte[]? value = Get(CountersKey, _meta);
         if (value is null)
             return StoreCounters.Zero;
         if (value.Length < 8 || BinaryPrimitives.ReadInt64LittleEndian(value) is var n && (n < 0 || n > 1024 || value.Length != 8 + 8 * n))
@@ -110,7 +114,7 @@ internal sealed class StoreIndex : IDisposable
 
     private ulong ReadU64(byte[] key)
     {
-        byte[]? value = _db.Get(key, _meta);
+        byte[]? value = Get(key, _meta);
         if (value is null)
             return 0;
         if (value.Length != 8)
@@ -130,6 +134,7 @@ internal sealed class StoreIndex : IDisposable
                 throw Damaged($"chunk entry {Convert.ToHexStringLower(key)} is malformed");
             yield return (ChunkKey.FromBytes(key), entry);
         }
+        ThrowIfFailed(it, ChunksFamily);
     }
 
     /// <summary>Every segment entry, in id order.</summary>
@@ -143,12 +148,13 @@ internal sealed class StoreIndex : IDisposable
                 throw Damaged($"segment entry {Convert.ToHexStringLower(key)} is malformed");
             yield return (BinaryPrimitives.ReadUInt64BigEndian(key), entry);
         }
+        ThrowIfFailed(it, SegmentsFamily);
     }
 
     /// <summary>A chunk's entry read straight from RocksDB (verification and tests; the store serves lookups from memory).</summary>
     public ChunkEntry? GetChunk(ChunkKey key)
     {
-        byte[]? value = _db.Get(key.ToArray(), _chunks);
+        byte[]? value = Get(key.ToArray(), _chunks);
         return value is null ? null : ChunkEntry.TryRead(value) ?? throw Damaged($"chunk entry {key} is malformed");
     }
 
@@ -167,6 +173,35 @@ internal sealed class StoreIndex : IDisposable
     }
 
     public void Dispose() => _db.Dispose();
+
+    private byte[]? Get(byte[] key, ColumnFamilyHandle family)
+    {
+        try
+        {
+            return _db.Get(key, family);
+        }
+        catch (RocksDbException ex)
+        {
+            throw Damaged($"a read failed ({ex.Message.Trim()})");
+        }
+    }
+
+    /// <summary>
+    /// An iterator that meets a damaged block stops as if at the end (Valid() turns false); only its error tells the
+    /// two apart. Unchecked, a damaged block silently dropped every entry after it (and recovery then deleted the
+    /// segment files the lost segment entries named).
+    /// </summary>
+    private void ThrowIfFailed(Iterator iterator, string family)
+    {
+        try
+        {
+            Native.Instance.rocksdb_iter_get_error(iterator.Handle);
+        }
+        catch (RocksDbException ex)
+        {
+            throw Damaged($"reading {family} failed ({ex.Message.Trim()})");
+        }
+    }
 
     private KvStoreException Damaged(string what) =>
         new(StoreErrorKind.IndexDamaged, $"the index at {Path} is damaged: {what}; `kvtier repair {System.IO.Path.GetDirectoryName(Path)}` rebuilds it from the segment files.");
