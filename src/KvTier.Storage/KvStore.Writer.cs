@@ -133,6 +133,7 @@ public sealed partial class KvStore
         using StoreIndex.Batch batch = _index.CreateBatch();
         var group = new Group(batch);
         bool drainAllAccess = false, maintenance = false;
+        var flushes = new List<FlushOp>();
         foreach (WriteOp op in ops)
         {
             drainAllAccess |= op is FlushOp;
@@ -155,7 +156,7 @@ public sealed partial class KvStore
                     ProcessDropCorrupt(group, drop);
                     break;
                 case FlushOp flush:
-                    group.Completions.Add(() => flush.Done.TrySetResult(true));
+                    flushes.Add(flush);
                     break;
                 case CompactOp compact when ReferenceEquals(op, ops[0]):
                     ProcessCompactionStep(group, compact);
@@ -170,21 +171,33 @@ public sealed partial class KvStore
         Commit(group, forceSync: drainAllAccess);
         Publish(group);
         Interlocked.Increment(ref _groupsPublished);
-        foreach (Action complete in group.Completions)
-            complete();
-        foreach (WriteOp op in group.Requeue)
+        try
         {
-            try
-            {
-                _queue.Add(op);
-            }
-            catch (InvalidOperationException)
-            {
-                op.Fail(new KvStoreException(StoreErrorKind.Closed, "the store closed before the operation finished."));
-            }
+            // Evict before acknowledging: when a put returns, the disk tier is within its capacity again.
+            if (group.Removed || group.LiveDelta > 0 || maintenance)
+                AfterChanges();
         }
-        if (group.Removed || group.LiveDelta > 0 || maintenance)
-            AfterChanges();
+        finally
+        {
+            // The group is durable whatever eviction did: acknowledge it (a later failure cannot un-store it).
+            foreach (Action complete in group.Completions)
+                complete();
+            foreach (WriteOp op in group.Requeue)
+            {
+                try
+                {
+                    _queue.Add(op);
+                }
+                catch (InvalidOperationException)
+                {
+                    op.Fail(new KvStoreException(StoreErrorKind.Closed, "the store closed before the operation finished."));
+                }
+            }
+            // A flush completes last: the evictions this group's changes (or a maintenance request queued before the
+            // flush) call for are committed by now, as "everything submitted before" promises.
+            foreach (FlushOp flush in flushes)
+                flush.Done.TrySetResult(true);
+        }
     }
 
     /// <summary>
@@ -436,6 +449,7 @@ public sealed partial class KvStore
         byte[] frame = new byte[size];
         SegmentFormat.WriteTombstone(frame, sequence, keys);
         segment.Append(frame);
+        segment.TombstoneBytes += size;
         NoteSequence(segment, sequence);
         Interlocked.Add(ref _bytesWritten, size);
     }

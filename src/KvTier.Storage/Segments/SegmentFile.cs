@@ -66,8 +66,15 @@ internal sealed unsafe class SegmentFile
     /// <summary>Bytes written after the header.</summary>
     public long DataBytes => CommittedEnd - SegmentFormat.HeaderSize;
 
-    /// <summary>Live bytes over data bytes (1 for an empty segment).</summary>
-    public double LiveFraction => DataBytes <= 0 ? 1.0 : (double)LiveBytes / DataBytes;
+    /// <summary>
+    /// Bytes of tombstone frames appended to this segment since the store opened. Compaction counts them as live:
+    /// rewriting a segment of tombstones that must be carried forward anyway would only move them again. (After a
+    /// reopen they count as dead until the segment is rewritten once.)
+    /// </summary>
+    public long TombstoneBytes { get; set; }
+
+    /// <summary>Live record and tombstone bytes over data bytes (1 for an empty segment): what compaction compares with its threshold.</summary>
+    public double LiveFraction => DataBytes <= 0 ? 1.0 : Math.Min(1.0, (double)(LiveBytes + TombstoneBytes) / DataBytes);
 
     /// <summary>Creates a new segment file with its header, synced along with its directory entry.</summary>
     public static SegmentFile Create(string directory, ulong id, Guid storeId, long capacity)

@@ -9,7 +9,7 @@ namespace KvTier.Testing.Records;
 /// <summary>Valid chunk records with chosen keys and sizes, for storage tests and benchmarks.</summary>
 public static class TestRecords
 {
-    /// <summary>A small fp16 layout: 2 layers × 2 KV heads × 8 → 64 bytes of KV per token, raw.</summary>
+    /// <summary>A small fp16 layout: 2 layers × 2 KV heads × 8 → 128 bytes of keys and values per token, raw.</summary>
     public static KvLayout SmallLayout { get; } =
         new(2, 2, 8, KvElementType.Float16, new RopeParameters(10000, 8, RopePairing.AdjacentPairs), keysStoredAfterRope: true);
 
