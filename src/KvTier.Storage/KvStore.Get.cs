@@ -89,7 +89,7 @@ public sealed partial class KvStore
         // segment's committed end, which never exceeds the file's length, so every page exists.
         ReadOnlyMemory<byte> bytes = new NativeMemoryManager(segment.Pointer(entry.Offset), (int)entry.RecordLength).Memory;
         if (entry.RecordLength >= PrefaultThreshold)
-            UnixFile.Prefault(segment.Pointer(entry.Offset), entry.RecordLength); // One call for the whole record, not a fault per few pages.
+            UnixFile.PrefaultIfNotCached(segment.Pointer(entry.Offset), entry.RecordLength); // Cold: one call reads the whole record in.
         string? problem = null;
         ChunkRecord? parsed = null;
         if (verification == ReadVerification.Full && XxHash3.HashToUInt64(bytes.Span) != entry.RecordChecksum)

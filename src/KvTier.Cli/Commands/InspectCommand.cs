@@ -34,7 +34,7 @@ internal static class InspectCommand
         };
         var command = new Command("inspect",
             "Print a chunk record's header fields and section table; validates header, checksum and table (format-spec/kvtier-format.md §5) but decodes nothing. "
-            + "For a store directory: its tiers, records, live and dead bytes, get counters and hit rates (since this open), and one line per segment")
+            + "For a store directory: its tiers, records, live and dead bytes, lifetime get counters and hit rates (kept in the store), and one line per segment")
         {
             path, json,
         };

@@ -153,6 +153,43 @@ internal static partial class UnixFile
         }
     }
 
+    /// <summary>
+    /// <see cref="Prefault"/> when any page of the range is not in the page cache (<c>mincore</c>). A warm record is
+    /// left alone: populating page tables that are already populated costs more than the copy it would save.
+    /// </summary>
+    internal static unsafe void PrefaultIfNotCached(byte* address, long length)
+    {
+        nint start = (nint)address & ~(nint)4095;
+        long pages = ((nint)address + (nint)length - start + 4095) / 4096;
+        byte[] residency = System.Buffers.ArrayPool<byte>.Shared.Rent((int)pages);
+        try
+        {
+            fixed (byte* vector = residency)
+            {
+                if (Mincore(start, (nuint)(pages * 4096), vector) == 0)
+                {
+                    for (long i = 0; i < pages; i++)
+                    {
+                        if ((vector[i] & 1) == 0)
+                        {
+                            Prefault(address, length);
+                            return;
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(residency);
+        }
+        Prefault(address, length); // mincore failed: assume cold.
+    }
+
+    [LibraryImport("libc", EntryPoint = "mincore", SetLastError = true)]
+    private static unsafe partial int Mincore(nint address, nuint length, byte* vector);
+
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Open(string path, int flags);
 
