@@ -16,13 +16,17 @@ public sealed partial class KvStore
 
     /// <summary>Stores a chunk record; the task completes once it is durable. Concurrent puts share one sync (group commit).</summary>
     /// <param name="record">Exactly one chunk record. Keep the buffer unchanged until the task completes.</param>
-    /// <param name="cancellationToken">Cancels waiting; the put itself may still complete.</param>
+    /// <param name="cancellationToken">
+    /// Cancels the put only before it is queued. Once queued it runs to completion and the task waits for it: the writer
+    /// reads the caller's buffer until then, so the task never completes while the buffer is still in use.
+    /// </param>
     /// <inheritdoc cref="Put"/>
     public ValueTask<ChunkKey> PutAsync(ReadOnlyMemory<byte> record, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         PutOp op = Prepare(record);
         Enqueue(op);
-        return new ValueTask<ChunkKey>(op.Done.Task.WaitAsync(cancellationToken));
+        return new ValueTask<ChunkKey>(op.Done.Task);
     }
 
     /// <summary>
@@ -37,6 +41,7 @@ public sealed partial class KvStore
     public async ValueTask<IReadOnlyList<ChunkKey>> PutBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> records, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(records);
+        cancellationToken.ThrowIfCancellationRequested();
         for (int i = 0; i < records.Count; i++)
             _ = Parse(records[i]); // Headers first: a malformed batch is refused before anything is written.
         var ops = new PutOp[records.Count];
@@ -47,7 +52,7 @@ public sealed partial class KvStore
         }
         var keys = new ChunkKey[ops.Length];
         for (int i = 0; i < ops.Length; i++)
-            keys[i] = await ops[i].Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            keys[i] = await ops[i].Done.Task.ConfigureAwait(false); // Not cancellable: the writer may still read the buffers.
         return keys;
     }
 
@@ -94,8 +99,11 @@ public sealed partial class KvStore
     public bool Delete(ChunkKey key) => DeleteAsync(key).AsTask().GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Delete"/>
+    /// <param name="key">The record's key.</param>
+    /// <param name="cancellationToken">Cancels waiting for the delete to be durable (it still happens once queued).</param>
     public ValueTask<bool> DeleteAsync(ChunkKey key, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var op = new DeleteOp(key, evict: false);
         Enqueue(op);
         return new ValueTask<bool>(op.Done.Task.WaitAsync(cancellationToken));
