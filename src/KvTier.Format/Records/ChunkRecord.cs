@@ -127,10 +127,20 @@ public sealed class ChunkRecord
     /// widened. <paramref name="destination"/> receives tokens × KV width values, row-major.
     /// </summary>
     /// <exception cref="ChunkRecordException">The payload is corrupt or malformed.</exception>
-    public void DecodeSection(int layer, SectionKind kind, Span<float> destination)
+    public void DecodeSection(int layer, SectionKind kind, Span<float> destination) => DecodePayload(layer, kind, GetPayload(layer, kind), destination);
+
+    /// <summary>
+    /// Decodes a copy of one section's payload that the caller has already checked (with <see cref="GetPayload"/> or a
+    /// lease's section read) and staged elsewhere, such as in pinned memory: the same result as <see cref="DecodeSection"/>
+    /// without a second checksum pass. The payload must be exactly the section's bytes.
+    /// </summary>
+    /// <exception cref="ChunkRecordException">The payload is malformed (its length or content disagrees with the section).</exception>
+    public void DecodePayload(int layer, SectionKind kind, ReadOnlySpan<byte> payload, Span<float> destination)
     {
         CheckDestination(destination.Length);
-        ReadOnlySpan<byte> payload = GetPayload(layer, kind);
+        SectionEntry entry = Entry(layer, kind);
+        if (payload.Length != entry.Length)
+            throw new ArgumentException($"The payload is {payload.Length} bytes; layer {layer} {(kind == SectionKind.Keys ? "K" : "V")} is {entry.Length}.", nameof(payload));
         KvLayout layout = Header.Layout;
         if (Header.Codec == CodecId.Raw)
         {

@@ -1,0 +1,23 @@
+namespace KvTier.Prefetch.Decoding;
+
+/// <summary>
+/// The decode stage of a <see cref="Prefetcher"/>: turns one staged section into binary32 values in the destination.
+/// The CPU implementation is <see cref="CpuSectionDecoder"/>; a GPU implementation copies
+/// <see cref="StagedSection.PayloadAddress"/> to the device and decodes there.
+/// </summary>
+/// <remarks>
+/// Called concurrently from up to <see cref="PrefetcherOptions.DecodeParallelism"/> workers per request, each with its
+/// own section and destination block; implementations must be thread-safe.
+/// </remarks>
+public interface ISectionDecoder
+{
+    /// <summary>A short name for logs and statistics ("cpu-simd", "cuda").</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Decodes <paramref name="section"/> into <paramref name="destination"/>: exactly
+    /// <see cref="StagedSection.ElementCount"/> values, bit-identical to <c>ChunkRecord.DecodeSection</c>.
+    /// </summary>
+    /// <exception cref="KvTier.Format.ChunkRecordException">The payload is malformed: the request reports the chunk corrupt and carries on.</exception>
+    ValueTask DecodeAsync(StagedSection section, Memory<float> destination, CancellationToken cancellationToken);
+}

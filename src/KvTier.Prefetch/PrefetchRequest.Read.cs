@@ -1,0 +1,131 @@
+using System.Threading.Channels;
+using KvTier.Format;
+using KvTier.Prefetch.Decoding;
+using KvTier.Prefetch.Staging;
+using KvTier.Storage;
+
+namespace KvTier.Prefetch;
+
+// The read stage: lease every record, then copy sections layer-major into staging blocks, checking each checksum.
+public sealed partial class PrefetchRequest
+{
+    private async Task ReadAsync(ChannelWriter<StagedSection> writer, CancellationToken token)
+    {
+        try
+        {
+            LeaseRecords();
+            bool skipAfterMissing = _owner.Options.SkipChunksAfterMissing;
+            for (int layer = 0; layer < _layers.Length; layer++)
+            {
+                for (int chunk = 0; chunk < _keys.Length; chunk++)
+                {
+                    if (GetChunkStatus(chunk) != ChunkStatus.Loading)
+                        continue;
+                    if (skipAfterMissing && chunk > Volatile.Read(ref _firstMissing))
+                    {
+                        Interlocked.CompareExchange(ref _status[chunk], (int)ChunkStatus.Skipped, (int)ChunkStatus.Loading);
+                        continue;
+                    }
+                    RecordLease lease = _leases[chunk]!;
+                    for (int kind = 0; kind < 2; kind++)
+                    {
+                        token.ThrowIfCancellationRequested();
+                        if (!await StageAsync(writer, lease, chunk, layer, (SectionKind)kind, token).ConfigureAwait(false))
+                        {
+                            MarkMissing(chunk, ChunkStatus.Corrupt);
+                            break;
+                        }
+                    }
+                }
+                ReleaseLayer(layer); // The reader's own hold: every section of this layer is now in flight.
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Cancelled: RunAsync releases what was staged.
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+        finally
+        {
+            writer.TryComplete();
+        }
+    }
+
+    private void LeaseRecords()
+    {
+        KvStore store = _owner.Store;
+        bool skipAfterMissing = _owner.Options.SkipChunksAfterMissing;
+        KvDestination d = Destination;
+        for (int chunk = 0; chunk < _keys.Length; chunk++)
+        {
+            if (skipAfterMissing && chunk > Volatile.Read(ref _firstMissing))
+            {
+                _status[chunk] = (int)ChunkStatus.Skipped;
+                continue;
+            }
+            // Header verification: each section's checksum is checked when the section is staged, so one pass over
+            // the bytes does both, and layer 0 does not wait for the last layer's bytes.
+            if (!store.TryGet(_keys[chunk], ReadVerification.Header, out RecordLease? lease))
+            {
+                MarkMissing(chunk, ChunkStatus.NotFound);
+                continue;
+            }
+            ChunkRecordHeader header = lease.Record.Header;
+            if (header.Layout.Layers != d.Layers || header.Layout.KvDim != d.KvDim || header.TokenCount > d.ChunkTokens
+                || (long)chunk * d.ChunkTokens + header.TokenCount > d.TokenCapacity)
+            {
+                lease.Dispose();
+                MarkMissing(chunk, ChunkStatus.Mismatch);
+                continue;
+            }
+            _leases[chunk] = lease;
+        }
+    }
+
+    /// <summary>Stages one section; false when its checksum fails (the store has counted and dropped the record).</summary>
+    private async ValueTask<bool> StageAsync(ChannelWriter<StagedSection> writer, RecordLease lease, int chunk, int layer, SectionKind kind, CancellationToken token)
+    {
+        StagingPool pool = _owner.Pool;
+        long length = lease.Record.Sections[2 * layer + (int)kind].Length;
+        if (length > pool.Budget)
+        {
+            throw new PrefetchException(PrefetchErrorKind.BudgetTooSmall,
+                $"{nameof(PrefetcherOptions)}.{nameof(PrefetcherOptions.StagingBudgetBytes)} is {pool.Budget} bytes, less than one section: chunk {chunk} layer {layer} {(kind == SectionKind.Keys ? "K" : "V")} is {length} bytes. The budget must hold the largest section payload.");
+        }
+        StagingBuffer buffer = await pool.RentAsync((int)length, token).ConfigureAwait(false);
+        try
+        {
+            if (!CopySection(lease, layer, kind, buffer))
+            {
+                pool.Return(buffer);
+                return false;
+            }
+            Interlocked.Increment(ref _layerPending[layer]);
+            if (!writer.TryWrite(new StagedSection(buffer, lease.Record, chunk, layer, kind)))
+            {
+                Interlocked.Decrement(ref _layerPending[layer]);
+                throw new InvalidOperationException("The decode channel closed while the reader was writing."); // Only this reader completes it.
+            }
+        }
+        catch
+        {
+            pool.Return(buffer);
+            throw;
+        }
+        _owner.CountStaged();
+        return true;
+    }
+
+    private static bool CopySection(RecordLease lease, int layer, SectionKind kind, StagingBuffer buffer)
+    {
+        // The checksum is checked over the mapped bytes, which faults them in: this is the tier read.
+        if (!lease.TryGetSection(layer, kind, out ReadOnlySpan<byte> payload))
+            return false;
+        payload.CopyTo(buffer.Block);
+        buffer.Length = payload.Length;
+        return true;
+    }
+}

@@ -1,0 +1,63 @@
+using KvTier.Prefetch.Decoding;
+
+namespace KvTier.Prefetch;
+
+/// <summary>
+/// How a <see cref="Prefetcher"/> runs. Validated once, when the prefetcher is created, with a message naming the option.
+/// Output is binary32 (the record's element type widened exactly, as <c>ChunkRecord.DecodeSection</c> gives it); other
+/// output types are not supported yet.
+/// </summary>
+public sealed record PrefetcherOptions
+{
+    /// <summary>1 MiB.</summary>
+    public const long MiB = 1L << 20;
+
+    /// <summary>The largest staging budget accepted: 64 GiB.</summary>
+    public const long MaxStagingBudgetBytes = 64L * 1024 * MiB;
+
+    /// <summary>The largest decode parallelism accepted.</summary>
+    public const int MaxDecodeParallelism = 256;
+
+    /// <summary>
+    /// Bytes of pinned, 4 KiB-aligned staging memory the prefetcher may hold, for all its requests together: payloads
+    /// read from the store wait there for a decoder. When it is used up, readers wait (backpressure) until decoders give
+    /// buffers back. Each section needs a buffer of at least its payload size, so a request whose largest section payload
+    /// exceeds the budget fails with <see cref="PrefetchErrorKind.BudgetTooSmall"/>. Default: 64 MiB. More lets reads run
+    /// further ahead of decoding (smoother with bursty remote tiers); less bounds memory tighter, and below about one
+    /// layer of all chunks the reader and the decoders take turns instead of overlapping.
+    /// </summary>
+    public long StagingBudgetBytes { get; init; } = 64 * MiB;
+
+    /// <summary>
+    /// Sections each request decodes at once (decode workers per request). Default: the processor count. More uses more
+    /// cores for entropy-coded records; 1 keeps one core for the engine.
+    /// </summary>
+    public int DecodeParallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Stop loading the chunks after the first missing (not found, corrupt or mismatched) one and report them as
+    /// <see cref="ChunkStatus.Skipped"/>. With prefix keys a chunk's KV depends on everything before it, so nothing
+    /// after a missing chunk is reusable and loading it only costs I/O and decode. Leave false for requests whose chunks
+    /// are independent (segment keys, blending). Default: false (every available chunk arrives).
+    /// </summary>
+    public bool SkipChunksAfterMissing { get; init; }
+
+    /// <summary>
+    /// The decode stage. Default: <see cref="CpuSectionDecoder.Instance"/> (the native CPU SIMD decoders of KvTier.Format).
+    /// A GPU decoder plugs in here.
+    /// </summary>
+    public ISectionDecoder Decoder { get; init; } = CpuSectionDecoder.Instance;
+
+    internal void Validate()
+    {
+        if (StagingBudgetBytes < 1 || StagingBudgetBytes > MaxStagingBudgetBytes)
+            throw Invalid(nameof(StagingBudgetBytes), $"is {StagingBudgetBytes}; it must be between 1 and {MaxStagingBudgetBytes} bytes (64 GiB).");
+        if (DecodeParallelism < 1 || DecodeParallelism > MaxDecodeParallelism)
+            throw Invalid(nameof(DecodeParallelism), $"is {DecodeParallelism}; it must be between 1 and {MaxDecodeParallelism}.");
+        if (Decoder is null)
+            throw Invalid(nameof(Decoder), "is null; use CpuSectionDecoder.Instance for the CPU decoder.");
+    }
+
+    private static PrefetchException Invalid(string option, string problem) =>
+        new(PrefetchErrorKind.InvalidOptions, $"{nameof(PrefetcherOptions)}.{option} {problem}");
+}

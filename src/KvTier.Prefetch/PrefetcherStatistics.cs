@@ -1,0 +1,35 @@
+namespace KvTier.Prefetch;
+
+/// <summary>A snapshot of a prefetcher's counters (<see cref="Prefetcher.GetStatistics"/>), since it was created.</summary>
+public sealed record PrefetcherStatistics
+{
+    /// <summary>Requests started.</summary>
+    public long Requests { get; init; }
+
+    /// <summary>Requests whose pipeline is still running.</summary>
+    public int ActiveRequests { get; init; }
+
+    /// <summary>The staging budget (<see cref="PrefetcherOptions.StagingBudgetBytes"/>).</summary>
+    public long StagingBudgetBytes { get; init; }
+
+    /// <summary>Bytes of staging blocks rented out now (0 when no request runs: nothing leaks).</summary>
+    public long StagingRentedBytes { get; init; }
+
+    /// <summary>Staging blocks rented out now.</summary>
+    public int StagingRentedBuffers { get; init; }
+
+    /// <summary>Bytes of pinned staging memory allocated now (rented plus cached for reuse); never above the budget.</summary>
+    public long StagingAllocatedBytes { get; init; }
+
+    /// <summary>Times a reader waited for staging memory (backpressure).</summary>
+    public long BackpressureWaits { get; init; }
+
+    /// <summary>Sections staged (payload copied into staging memory after its checksum passed).</summary>
+    public long SectionsStaged { get; init; }
+
+    /// <summary>Sections decoded into a destination.</summary>
+    public long SectionsDecoded { get; init; }
+
+    /// <summary>Chunks reported corrupt to a request (checksum failure or an undecodable payload).</summary>
+    public long CorruptChunks { get; init; }
+}

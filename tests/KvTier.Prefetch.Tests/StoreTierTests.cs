@@ -1,0 +1,53 @@
+using KvTier.Format.Codecs;
+using KvTier.Keys;
+using KvTier.Storage;
+using Xunit;
+
+namespace KvTier.Prefetch.Tests;
+
+/// <summary>Records come from whichever tier holds them, and the layer batches expose the delivered rows.</summary>
+public sealed class StoreTierTests
+{
+    [Fact]
+    public async Task Layer_batches_expose_the_decoded_rows_of_each_layer()
+    {
+        using var store = new PrefetchStore();
+        (ChunkKey[] keys, byte[][] records) = store.AddChunks(2, CodecId.Raw, lastTokens: PrefetchStore.ChunkTokens);
+        await using var prefetcher = new Prefetcher(store.Store);
+        KvDestination destination = PrefetchStore.Destination(keys.Length);
+        await using PrefetchRequest request = prefetcher.Start(keys, destination);
+        await foreach (LayerReady batch in request.Layers)
+        {
+            Assert.Equal(destination.TokenCapacity * destination.KvDim, batch.Keys.Length);
+            Assert.True(batch.Keys.Span.SequenceEqual(destination.Section(batch.Layer, Format.SectionKind.Keys).Span));
+            Assert.True(batch.Values.Span.SequenceEqual(destination.Section(batch.Layer, Format.SectionKind.Values).Span));
+        }
+        PrefetchStore.AssertDelivered(destination, records[1], 1, 2);
+    }
+
+    [Fact]
+    public async Task Records_promoted_into_the_memory_tier_are_prefetched_from_it()
+    {
+        using var store = new PrefetchStore(memoryBytes: 16 << 20);
+        (ChunkKey[] keys, byte[][] records) = store.AddChunks(3, CodecId.Ans);
+        foreach (ChunkKey key in keys)
+        {
+            Assert.True(store.Store.TryGet(key, ReadVerification.Full, out RecordLease? lease)); // A verified get promotes.
+            lease.Dispose();
+        }
+        long memoryHits = store.Store.GetStatistics().MemoryHits;
+        await using var prefetcher = new Prefetcher(store.Store);
+        KvDestination destination = PrefetchStore.Destination(keys.Length);
+        await using (PrefetchRequest request = prefetcher.Start(keys, destination))
+        {
+            Assert.Equal(3, (await request.Completion).ReusablePrefixChunks);
+            for (int c = 0; c < keys.Length; c++)
+            {
+                for (int layer = 0; layer < 3; layer++)
+                    PrefetchStore.AssertDelivered(destination, records[c], c, layer);
+            }
+        }
+        Assert.Equal(memoryHits + 3, store.Store.GetStatistics().MemoryHits);
+        store.AssertReleased(prefetcher);
+    }
+}
