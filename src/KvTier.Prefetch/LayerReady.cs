@@ -13,8 +13,10 @@ namespace KvTier.Prefetch;
 public readonly record struct LayerReady(int Layer, int PrefixChunks, KvDestination Destination)
 {
     /// <summary>The layer's keys: token rows × KV width, row-major (rows of chunks that are not delivered are unspecified).</summary>
+    /// <exception cref="InvalidOperationException">The destination is on a device: use <c>Destination.DeviceSection</c>.</exception>
     public Memory<float> Keys => Destination.Section(Layer, SectionKind.Keys);
 
     /// <summary>The layer's values, laid out as <see cref="Keys"/>.</summary>
+    /// <exception cref="InvalidOperationException">The destination is on a device: use <c>Destination.DeviceSection</c>.</exception>
     public Memory<float> Values => Destination.Section(Layer, SectionKind.Values);
 }

@@ -43,10 +43,20 @@ public sealed partial class PrefetchRequest
         if (GetChunkStatus(section.Chunk) != ChunkStatus.Loading)
             return; // The chunk failed or was skipped since this section was staged: nothing of it is delivered any more.
         token.ThrowIfCancellationRequested();
-        Memory<float> target = Destination.Rows(section.Layer, section.Kind, section.Chunk * Destination.ChunkTokens, section.Record.Header.TokenCount);
+        int firstToken = section.Chunk * Destination.ChunkTokens;
+        int tokens = section.Record.Header.TokenCount;
         try
         {
-            await _owner.Options.Decoder.DecodeAsync(section, target, token).ConfigureAwait(false);
+            if (Destination.DeviceBuffer is null)
+            {
+                await _owner.Decoder.DecodeAsync(section, Destination.Rows(section.Layer, section.Kind, firstToken, tokens), token).ConfigureAwait(false);
+            }
+            else
+            {
+                // Prefetcher.Start checked that the decoder is an accelerator decoder on the destination's accelerator.
+                var device = (AcceleratorSectionDecoder)_owner.Decoder;
+                await device.DecodeToDeviceAsync(section, Destination.DeviceRows(section.Layer, section.Kind, firstToken, tokens), token).ConfigureAwait(false);
+            }
             _owner.CountDecoded();
         }
         catch (ChunkRecordException)

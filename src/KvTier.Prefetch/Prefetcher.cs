@@ -1,4 +1,5 @@
 using KvTier.Keys;
+using KvTier.Prefetch.Decoding;
 using KvTier.Prefetch.Staging;
 using KvTier.Storage;
 
@@ -9,7 +10,8 @@ namespace KvTier.Prefetch;
 /// layer <c>l + 1</c> loads (vLLM's <c>wait_for_layer_load</c>). Each request runs a pipeline: a reader leases the
 /// records and copies their sections, layer-major and checksum-verified, into pinned staging memory bounded by
 /// <see cref="PrefetcherOptions.StagingBudgetBytes"/>; decode workers (<see cref="PrefetcherOptions.Decoder"/>) decode
-/// each section into its block of the destination; layers complete in order.
+/// each section into its block of the destination; layers complete in order. Decoding runs on the best GPU present, else
+/// on the CPU (<see cref="SectionDecoders.Best"/>), unless the options name a decoder.
 /// </summary>
 /// <remarks>
 /// Concurrency: <see cref="Start"/> and <see cref="GetStatistics"/> may be called from any thread; requests run
@@ -19,12 +21,17 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
 {
     private readonly object _lock = new();
     private readonly HashSet<PrefetchRequest> _active = [];
+    private readonly IDisposable? _ownedDecoder; // a decoder this prefetcher chose itself, disposed after the staging pool
     private bool _disposed;
     private long _requests, _sectionsStaged, _sectionsDecoded, _corruptChunks;
 
     /// <summary>Creates a prefetcher over <paramref name="store"/>.</summary>
     /// <param name="store">The store to read from; it must outlive the prefetcher.</param>
-    /// <param name="options">Options; default: <see cref="PrefetcherOptions"/>'s defaults.</param>
+    /// <param name="options">
+    /// Options; default: <see cref="PrefetcherOptions"/>'s defaults. Without a <see cref="PrefetcherOptions.Decoder"/>, the
+    /// constructor places decoding (<see cref="SectionDecoders.Best"/>): with a GPU it opens the device and compiles the
+    /// decode kernels (seconds), and an error doing so (a lost device, a driver fault) is thrown from here.
+    /// </param>
     /// <exception cref="PrefetchException"><see cref="PrefetchErrorKind.InvalidOptions"/>: an option is out of range (the message names it).</exception>
     public Prefetcher(KvStore store, PrefetcherOptions? options = null)
     {
@@ -33,7 +40,11 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
         options.Validate();
         Store = store;
         Options = options;
-        Pool = new StagingPool(options.StagingBudgetBytes);
+        Decoder = options.Decoder ?? SectionDecoders.Best();
+        if (options.Decoder is null)
+            _ownedDecoder = Decoder as IDisposable;
+        // With a device decoder, staging blocks are page-locked with its device as they are allocated (issue 5 §1).
+        Pool = new StagingPool(options.StagingBudgetBytes, Decoder as IStagingMemoryRegistrar);
     }
 
     /// <summary>The store read from.</summary>
@@ -41,6 +52,12 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
 
     /// <summary>The options.</summary>
     public PrefetcherOptions Options { get; }
+
+    /// <summary>
+    /// The decode stage in use: <see cref="PrefetcherOptions.Decoder"/>, or the one automatic placement chose
+    /// (<see cref="SectionDecoders.Best"/>; its <see cref="ISectionDecoder.Name"/> is also in <see cref="PrefetcherStatistics.Decoder"/>).
+    /// </summary>
+    public ISectionDecoder Decoder { get; }
 
     internal StagingPool Pool { get; }
 
@@ -53,7 +70,9 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
     /// <param name="destination">Where the decoded KV goes; it must stay valid until the request is disposed.</param>
     /// <param name="cancellationToken">Cancels the request (as <see cref="PrefetchRequest.Cancel"/> does).</param>
     /// <returns>The request; dispose it (that also cancels it if it is still running).</returns>
-    /// <exception cref="PrefetchException"><see cref="PrefetchErrorKind.InvalidDestination"/>: the destination has too few token rows for the chunks.</exception>
+    /// <exception cref="PrefetchException"><see cref="PrefetchErrorKind.InvalidDestination"/>: the destination has too few token rows for the
+    /// chunks, or is a device buffer (<see cref="KvDestination.OnDevice"/>) that this prefetcher's <see cref="Decoder"/>
+    /// cannot write (it is not an <see cref="AcceleratorSectionDecoder"/> on that buffer's accelerator).</exception>
     /// <exception cref="ObjectDisposedException">The prefetcher is disposed.</exception>
     public PrefetchRequest Start(IReadOnlyList<ChunkKey> keys, KvDestination destination, CancellationToken cancellationToken = default)
     {
@@ -63,6 +82,12 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
         {
             throw new PrefetchException(PrefetchErrorKind.InvalidDestination,
                 $"{keys.Count} chunks of {destination.ChunkTokens} tokens do not fit a destination of {destination.TokenCapacity} token rows (chunk {keys.Count - 1} would start at row {(long)(keys.Count - 1) * destination.ChunkTokens}).");
+        }
+
+        if (destination.DeviceBuffer is { } device && (Decoder is not AcceleratorSectionDecoder accelerated || accelerated.Accelerator != device.Accelerator))
+        {
+            throw new PrefetchException(PrefetchErrorKind.InvalidDestination,
+                $"The destination is a buffer on accelerator '{device.Accelerator.Name}'; this prefetcher's decoder ('{Decoder.Name}') can only write to host memory or its own accelerator.");
         }
 
         var request = new PrefetchRequest(this, [.. keys], destination, cancellationToken);
@@ -85,12 +110,14 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
             active = _active.Count;
         return new PrefetcherStatistics
         {
+            Decoder = Decoder.Name,
             Requests = Interlocked.Read(ref _requests),
             ActiveRequests = active,
             StagingBudgetBytes = Pool.Budget,
             StagingRentedBytes = Pool.RentedBytes,
             StagingRentedBuffers = Pool.RentedBuffers,
             StagingAllocatedBytes = Pool.AllocatedBytes,
+            StagingPageLockedBytes = Pool.RegisteredBytes,
             BackpressureWaits = Pool.Waits,
             SectionsStaged = Interlocked.Read(ref _sectionsStaged),
             SectionsDecoded = Interlocked.Read(ref _sectionsDecoded),
@@ -98,7 +125,10 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
         };
     }
 
-    /// <summary>Cancels every running request, waits for their pipelines to release what they hold, and frees the staging memory.</summary>
+    /// <summary>
+    /// Cancels every running request, waits for their pipelines to release what they hold, frees the staging memory (ending
+    /// its device registrations), and then disposes the decoder if this prefetcher chose it.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         PrefetchRequest[] active;
@@ -114,6 +144,7 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
         foreach (PrefetchRequest request in active)
             await request.Pipeline.ConfigureAwait(false);
         Pool.Dispose();
+        _ownedDecoder?.Dispose();
     }
 
     /// <summary>As <see cref="DisposeAsync"/>, blocking.</summary>

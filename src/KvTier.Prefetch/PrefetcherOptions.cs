@@ -43,10 +43,14 @@ public sealed record PrefetcherOptions
     public bool SkipChunksAfterMissing { get; init; }
 
     /// <summary>
-    /// The decode stage. Default: <see cref="CpuSectionDecoder.Instance"/> (the native CPU SIMD decoders of KvTier.Format).
-    /// A GPU decoder plugs in here.
+    /// The decode stage. Default: null, meaning automatic placement (<see cref="SectionDecoders.Best"/>): the best GPU
+    /// (CUDA first, then OpenCL) through ILGPU when one is present, else <see cref="CpuSectionDecoder.Instance"/> (the
+    /// native CPU SIMD decoders of KvTier.Format); never ILGPU's CPU accelerator. A decoder chosen automatically belongs
+    /// to the prefetcher, which disposes it; one set here belongs to the caller, who disposes it after the prefetcher.
+    /// Automatic placement costs a one-time device probe per process and, with a GPU, a kernel compilation per prefetcher.
+    /// See <see cref="Prefetcher.Decoder"/> for the one in use.
     /// </summary>
-    public ISectionDecoder Decoder { get; init; } = CpuSectionDecoder.Instance;
+    public ISectionDecoder? Decoder { get; init; }
 
     internal void Validate()
     {
@@ -54,8 +58,6 @@ public sealed record PrefetcherOptions
             throw Invalid(nameof(StagingBudgetBytes), $"is {StagingBudgetBytes}; it must be between 1 and {MaxStagingBudgetBytes} bytes (64 GiB).");
         if (DecodeParallelism < 1 || DecodeParallelism > MaxDecodeParallelism)
             throw Invalid(nameof(DecodeParallelism), $"is {DecodeParallelism}; it must be between 1 and {MaxDecodeParallelism}.");
-        if (Decoder is null)
-            throw Invalid(nameof(Decoder), "is null; use CpuSectionDecoder.Instance for the CPU decoder.");
     }
 
     private static PrefetchException Invalid(string option, string problem) =>

@@ -3,6 +3,9 @@ namespace KvTier.Prefetch;
 /// <summary>A snapshot of a prefetcher's counters (<see cref="Prefetcher.GetStatistics"/>), since it was created.</summary>
 public sealed record PrefetcherStatistics
 {
+    /// <summary>The decode stage's <see cref="Decoding.ISectionDecoder.Name"/> ("cpu-simd", "cuda", "opencl"): where sections are decoded.</summary>
+    public string Decoder { get; init; } = "";
+
     /// <summary>Requests started.</summary>
     public long Requests { get; init; }
 
@@ -20,6 +23,12 @@ public sealed record PrefetcherStatistics
 
     /// <summary>Bytes of pinned staging memory allocated now (rented plus cached for reuse); never above the budget.</summary>
     public long StagingAllocatedBytes { get; init; }
+
+    /// <summary>
+    /// Bytes of staging memory registered (page-locked) with the decoder's device now: all of
+    /// <see cref="StagingAllocatedBytes"/> with a CUDA decoder, 0 with the CPU decoder or a device that cannot register host memory.
+    /// </summary>
+    public long StagingPageLockedBytes { get; init; }
 
     /// <summary>Times a reader waited for staging memory (backpressure).</summary>
     public long BackpressureWaits { get; init; }

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using KvTier.Testing;
 using Xunit;
 
@@ -35,7 +37,30 @@ public sealed class DemoCommandTests
         // Request 5 repeats request 1: all 64-token chunks of its 200 positions are found (3 full + 1 partial).
         Assert.Contains("4 of 4", text, StringComparison.Ordinal);
         Assert.Contains("loaded 192 cached positions (3 chunks) and computed 8 of 200 positions", text, StringComparison.Ordinal);
+        Assert.Contains("continuing from KV decoded from the reopened store by the prefetcher", text, StringComparison.Ordinal);
         Assert.Contains("identical within 1e-5", text, StringComparison.Ordinal);
+
+        // The prefetch table: every request's stored prefix arrives layer by layer, each layer timed, in order.
+        int layers = int.Parse(Regex.Match(text, @"\((\d+) layers, ").Groups[1].Value, CultureInfo.InvariantCulture);
+        string[][] rows = PrefetchRows(text);
+        Assert.Equal(5, rows.Length);
+        for (int i = 0; i < rows.Length; i++)
+        {
+            string[] cells = rows[i];
+            Assert.Equal($"{i + 1}", cells[0]);
+            Assert.Matches(@"^\d+ of \d+$", cells[1]);
+            Assert.False(string.IsNullOrEmpty(cells[2])); // the decoder's name
+            double[] ready = cells[4].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(layers, ready.Length);
+            Assert.Equal(ready.Order(), ready); // layers complete in order
+            Assert.Equal(ready[0].ToString("F2", CultureInfo.InvariantCulture) + " ms", cells[3]);
+            Assert.Equal(ready[^1].ToString("F2", CultureInfo.InvariantCulture) + " ms", cells[5]);
+            Assert.EndsWith("%", cells[6], StringComparison.Ordinal);
+        }
+
+        Assert.Equal("4 of 4", rows[4][1]); // request 5 repeats request 1: its whole stored prefix arrives
+        Assert.Contains("Overlap: \"layer 0 at\" is layer 0's readiness as a share of the whole load", text, StringComparison.Ordinal);
+        Assert.Contains("0 corrupt chunks; 0 bytes of staging still rented.", text, StringComparison.Ordinal);
 
         // The codec table: every codec and level, raw lossless (zero KL and an identical continuation).
         Assert.Contains("Request 1's first chunk (64 tokens) under each codec", text, StringComparison.Ordinal);
@@ -46,6 +71,20 @@ public sealed class DemoCommandTests
         for (int level = 1; level <= 4; level++)
             Assert.Contains($"ans {level}", text, StringComparison.Ordinal);
         Assert.Contains("ans 2 (default)", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>The prefetch table's rows, each split into its trimmed cells.</summary>
+    private static string[][] PrefetchRows(string text)
+    {
+        string[] lines = text.Split('\n');
+        int title = Array.FindIndex(lines, l => l.Contains("Prefetch: each request's stored prefix", StringComparison.Ordinal));
+        Assert.True(title >= 0, "no prefetch table");
+        return lines
+            .Skip(title + 1)
+            .TakeWhile(l => !l.StartsWith("Overlap:", StringComparison.Ordinal))
+            .Where(l => l.StartsWith("│ ", StringComparison.Ordinal) && !l.Contains("chunks loaded", StringComparison.Ordinal))
+            .Select(l => l.Trim().Trim('│').Split('│').Select(c => c.Trim()).ToArray())
+            .ToArray();
     }
 
     [RequiresModelFact]

@@ -33,7 +33,7 @@ public sealed class DemoStoreTests : IDisposable
 
         foreach (CliResult run in new[] { first, second })
         {
-            Assert.Contains("loaded 192 cached positions (3 chunks) and computed 8 of 200 positions, continuing from KV decoded from the reopened store",
+            Assert.Contains("loaded 192 cached positions (3 chunks) and computed 8 of 200 positions, continuing from KV decoded from the reopened store by the prefetcher",
                 run.Console, StringComparison.Ordinal);
             Assert.Contains("identical within 1e-5", run.Console, StringComparison.Ordinal);
         }

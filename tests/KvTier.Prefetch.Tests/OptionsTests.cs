@@ -14,7 +14,6 @@ public sealed class OptionsTests
         { nameof(PrefetcherOptions.StagingBudgetBytes), new PrefetcherOptions { StagingBudgetBytes = PrefetcherOptions.MaxStagingBudgetBytes + 1 } },
         { nameof(PrefetcherOptions.DecodeParallelism), new PrefetcherOptions { DecodeParallelism = 0 } },
         { nameof(PrefetcherOptions.DecodeParallelism), new PrefetcherOptions { DecodeParallelism = PrefetcherOptions.MaxDecodeParallelism + 1 } },
-        { nameof(PrefetcherOptions.Decoder), new PrefetcherOptions { Decoder = null! } },
     };
 
     [Theory]
@@ -34,7 +33,7 @@ public sealed class OptionsTests
         Assert.Equal(64L << 20, options.StagingBudgetBytes);
         Assert.Equal(Environment.ProcessorCount, options.DecodeParallelism);
         Assert.False(options.SkipChunksAfterMissing);
-        Assert.Same(Decoding.CpuSectionDecoder.Instance, options.Decoder);
+        Assert.Null(options.Decoder); // Automatic placement (DecoderPlacementTests).
     }
 
     [Fact]

@@ -1,8 +1,11 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using KvTier.Format;
 using KvTier.Format.Codecs;
 using KvTier.Keys;
+using KvTier.Prefetch;
+using KvTier.Prefetch.Decoding;
 using KvTier.Reference;
 using KvTier.Storage;
 using Spectre.Console;
@@ -13,8 +16,10 @@ namespace KvTier.Cli.Commands;
 /// <c>kvtier demo</c>: the main job on the embedded default. The reference model reads a handful of prompts;
 /// KvTier reports what a cache would hold for them (tokens, chunks, keys, KV bytes per chunk), stores their KV in a
 /// <see cref="KvStore"/> (a directory under the user's cache folder unless <c>--store</c>), reopens it and serves the
-/// requests again from it (the longest stored prefix of each, which tier served each chunk, bytes read), and checks
-/// that continuing from the KV read back from the store gives the logits of a full prefill.
+/// requests again from it (the longest stored prefix of each, which tier served each chunk, bytes read), loads each
+/// request's stored prefix through the <see cref="Prefetcher"/> (when each layer was ready, and how much of the load a
+/// layer-by-layer engine need not wait for), and checks that continuing from the KV the prefetcher delivered gives the
+/// logits of a full prefill.
 /// </summary>
 internal static class DemoCommand
 {
@@ -48,7 +53,8 @@ internal static class DemoCommand
         };
         var command = new Command("demo",
             "Run the reference model on a handful of prompts, report what a KV cache would hold, store the chunks, reopen the store and serve "
-            + "the requests from it (prefix hits per tier, bytes read), and check that continuing from the stored KV equals a full prefill")
+            + "the requests from it (prefix hits per tier, bytes read), load the stored prefixes through the prefetcher (per-layer readiness), "
+            + "and check that continuing from the prefetched KV equals a full prefill")
         {
             steps, chunkTokens, store,
         };
@@ -91,8 +97,9 @@ internal static class DemoCommand
             ReportFirstPass(console, model, keys, requests, store);
         }
 
-        StoreWalk repeat = ReportAfterReopen(console, model, keys, requests, directory);
-        ReportReuse(console, model, keys, requests, repeat);
+        ReportAfterReopen(console, model, keys, requests, directory);
+        PrefetchedPrefix[] prefetched = ReportPrefetch(console, model, keys, requests, directory);
+        ReportReuse(console, model, keys, requests, prefetched[^1]);
         ReportCodecs(console, model, keys, requests[0]);
         return KvTierCli.Success;
     }
@@ -184,10 +191,9 @@ internal static class DemoCommand
 
     /// <summary>
     /// What one request found in the store: its longest stored prefix (in chunks, as far as it could be read), which
-    /// tier served those chunks, the record bytes read, what it stored, and the KV of that prefix decoded from the
-    /// records.
+    /// tier served those chunks, the record bytes read, and what it stored.
     /// </summary>
-    private sealed record StoreWalk(int Chunks, int Found, int FullFound, int FromMemory, int FromDisk, long BytesRead, int Stored, long BytesWritten, KvCache Loaded);
+    private sealed record StoreWalk(int Chunks, int Found, int FromMemory, int FromDisk, long BytesRead, int Stored, long BytesWritten);
 
     /// <summary>
     /// The first pass over the store: each request looks up its longest stored prefix, loads it and stores the chunks it
@@ -211,9 +217,9 @@ internal static class DemoCommand
 
     /// <summary>
     /// Reopens the store, as a new process would find it (what the index and the segment files hold, an empty memory
-    /// tier), and serves every request from it. Returns the walk of the last request, a repeat of the first.
+    /// tier), and serves every request from it.
     /// </summary>
-    private static StoreWalk ReportAfterReopen(IAnsiConsole console, LlamaModel model, ChunkKeys keys, Request[] requests, string directory)
+    private static void ReportAfterReopen(IAnsiConsole console, LlamaModel model, ChunkKeys keys, Request[] requests, string directory)
     {
         using KvStore store = KvStore.Open(DemoStoreOptions(directory));
         StoreStatistics opened = store.GetStatistics();
@@ -226,15 +232,13 @@ internal static class DemoCommand
             + $"[green]{walks.Sum(w => w.Found)} of {walks.Sum(w => w.Chunks)} chunks found in the store[/] "
             + $"({Tiers(walks.Sum(w => w.FromMemory), walks.Sum(w => w.FromDisk))}, {walks.Sum(w => w.BytesRead):N0} bytes read); "
             + $"store counters: {served.MemoryHits} memory hits, {served.DiskHits} disk hits, {served.Misses} misses.");
-        return walks[^1];
     }
 
     private static StoreWalk Walk(KvStore store, LlamaModel model, ChunkKeys keys, Request request, bool storeMissing)
     {
         TokenChunk[] chunks = keys.Split(request.Tokens.Length);
         int longest = store.LongestPrefix(request.PrefixKeys);
-        var loaded = new KvCache(model.Layout.Layers, model.Layout.KvDim, model.Config.SeqLen);
-        int found = 0, fullFound = 0, fromMemory = 0, fromDisk = 0;
+        int found = 0, fromMemory = 0, fromDisk = 0;
         long bytesRead = 0;
         for (; found < longest; found++)
         {
@@ -248,11 +252,7 @@ internal static class DemoCommand
                 else
                     fromDisk++;
                 bytesRead += lease.Bytes.Length;
-                KvCacheChunks.LoadInto(lease.Record.Decode(), loaded, chunks[found].Start);
             }
-
-            if (!chunks[found].IsPartial)
-                fullFound++;
         }
 
         var records = new List<ReadOnlyMemory<byte>>();
@@ -277,7 +277,7 @@ internal static class DemoCommand
                 store.PutBatch(records); // One group commit for the request's chunks.
         }
 
-        return new StoreWalk(chunks.Length, found, fullFound, fromMemory, fromDisk, bytesRead, records.Count, bytesWritten, loaded);
+        return new StoreWalk(chunks.Length, found, fromMemory, fromDisk, bytesRead, records.Count, bytesWritten);
     }
 
     private static void WriteWalkTable(IAnsiConsole console, Request[] requests, StoreWalk[] walks, string title, bool withWrites)
@@ -317,13 +317,170 @@ internal static class DemoCommand
     };
 
     /// <summary>
-    /// What reuse means to the engine: request 5 repeats request 1, so it continues from the KV of its full chunks as
-    /// read back from the reopened store and computes only the rest. The logits must equal those of a full prefill.
+    /// One request's stored prefix as the prefetcher delivered it: the leading chunks whose every layer arrived, when each
+    /// layer was ready (from the start of the request), and the KV.
     /// </summary>
-    private static void ReportReuse(IAnsiConsole console, LlamaModel model, ChunkKeys keys, Request[] requests, StoreWalk stored)
+    private sealed record PrefetchedPrefix(int Loaded, TimeSpan[] LayerReady, KvDestination Destination)
+    {
+        /// <summary>Until the last layer was in the destination: the whole load.</summary>
+        public TimeSpan WholeLoad => LayerReady[^1];
+
+        /// <summary>The first <paramref name="positions"/> token rows of every layer, copied into a cache the model continues from.</summary>
+        public KvCache ToCache(int positions, int capacity)
+        {
+            var cache = new KvCache(Destination.Layers, Destination.KvDim, capacity);
+            int values = positions * Destination.KvDim;
+            for (int layer = 0; layer < Destination.Layers; layer++)
+            {
+                cache.Load(layer, Destination.Section(layer, SectionKind.Keys).Span[..values], Destination.Section(layer, SectionKind.Values).Span[..values]);
+            }
+
+            cache.SetLength(positions);
+            return cache;
+        }
+    }
+
+    /// <summary>
+    /// Loads every request's stored prefix through a <see cref="Prefetcher"/> from the store opened once more (an empty
+    /// memory tier, so every section is read from its segment file's map and checked there, as at an engine's start),
+    /// and reports when each layer was ready: layers arrive in order, so an engine computing layer by layer starts layer 0
+    /// at its readiness time instead of after the whole load. Returns the loads, in request order.
+    /// </summary>
+    private static PrefetchedPrefix[] ReportPrefetch(IAnsiConsole console, LlamaModel model, ChunkKeys keys, Request[] requests, string directory)
+    {
+        using KvStore store = KvStore.Open(DemoStoreOptions(directory));
+        // The decoder automatic placement would choose (a GPU when there is one), timed; this method owns it.
+        ISectionDecoder placed = SectionDecoders.Best();
+        try
+        {
+            var timing = new LayerTimingDecoder(placed);
+            // Prefix keys: nothing after a missing chunk is reusable, so loading it would only cost I/O and decode.
+            using var prefetcher = new Prefetcher(store, new PrefetcherOptions { SkipChunksAfterMissing = true, Decoder = timing });
+
+            // One untimed load first, so that the times below are the pipeline's, not first-use costs (JIT, thread pool).
+            Load(prefetcher, timing, model, keys, requests[0]);
+            var loads = new PrefetchedPrefix[requests.Length];
+            for (int i = 0; i < requests.Length; i++)
+                loads[i] = LoadMedian(prefetcher, timing, model, keys, requests[i]);
+            WritePrefetchTable(console, requests, loads, prefetcher, placed);
+            return loads;
+        }
+        finally
+        {
+            (placed as IDisposable)?.Dispose(); // After the prefetcher, which may still hold staging memory registered with it.
+        }
+    }
+
+    private static void WritePrefetchTable(IAnsiConsole console, Request[] requests, PrefetchedPrefix[] loads, Prefetcher prefetcher, ISectionDecoder placed)
+    {
+        int layers = loads[0].LayerReady.Length;
+        string decoder = DecoderName(placed);
+        var table = new Table().Border(TableBorder.Rounded).Title("Prefetch: each request's stored prefix, layer by layer, into a KV buffer");
+        table.AddColumns("request", "chunks loaded", "decoder", "layer 0 ready", LayerTimesHeading(layers), "whole load", "layer 0 at");
+        for (int i = 0; i < loads.Length; i++)
+        {
+            PrefetchedPrefix load = loads[i];
+            int chunks = requests[i].PrefixKeys.Length;
+            double share = load.WholeLoad > TimeSpan.Zero ? load.LayerReady[0] / load.WholeLoad : 1;
+            table.AddRow(
+                (i + 1).ToString(CultureInfo.InvariantCulture), // By number: the prompts are in the tables above, and this table is wide already.
+                load.Loaded == 0 ? $"0 of {chunks}" : $"[green]{load.Loaded} of {chunks}[/]",
+                Markup.Escape(decoder),
+                Milliseconds(load.LayerReady[0]) + " ms",
+                LayerTimes(load.LayerReady),
+                Milliseconds(load.WholeLoad) + " ms",
+                share.ToString("P0", CultureInfo.InvariantCulture));
+        }
+
+        console.Write(table);
+        console.MarkupLine($"Overlap: \"layer 0 at\" is layer 0's readiness as a share of the whole load (start to last layer ready): an engine "
+            + $"computing layer by layer waits that long instead of the whole load, and the rest of the load can run under its compute. A layer is "
+            + $"ready when its last section and every earlier layer's are decoded ({decoder} decoder, {prefetcher.Options.DecodeParallelism} decode "
+            + $"workers per request; each request's median of {TimedLoads} loads, after one untimed warm-up load).");
+        PrefetcherStatistics statistics = prefetcher.GetStatistics();
+        console.MarkupLine($"Prefetcher: {statistics.Requests} requests (with the warm-up and repeats), {statistics.SectionsStaged:N0} sections staged and "
+            + $"{statistics.SectionsDecoded:N0} decoded, {statistics.BackpressureWaits} backpressure waits, {statistics.CorruptChunks} corrupt chunks; "
+            + $"{statistics.StagingRentedBytes:N0} bytes of staging still rented.");
+    }
+
+    // Loads per request; the one with the median whole-load time is reported, so that one preempted run does not stand for the pipeline.
+    private const int TimedLoads = 3;
+
+    /// <summary>Loads the request's stored prefix <see cref="TimedLoads"/> times and returns the load with the median whole-load time.</summary>
+    private static PrefetchedPrefix LoadMedian(Prefetcher prefetcher, LayerTimingDecoder timing, LlamaModel model, ChunkKeys keys, Request request)
+    {
+        var loads = new PrefetchedPrefix[TimedLoads];
+        for (int i = 0; i < loads.Length; i++)
+            loads[i] = Load(prefetcher, timing, model, keys, request);
+        Array.Sort(loads, (a, b) => a.WholeLoad.CompareTo(b.WholeLoad));
+        return loads[loads.Length / 2];
+    }
+
+    /// <summary>
+    /// Starts a prefetch of the request's longest stored prefix and awaits each layer in turn, as an engine would; each
+    /// layer's readiness is timed inside the pipeline (<see cref="LayerTimingDecoder"/>), from the start. Blocking: the
+    /// demo has nothing else to do meanwhile.
+    /// </summary>
+    private static PrefetchedPrefix Load(Prefetcher prefetcher, LayerTimingDecoder timing, LlamaModel model, ChunkKeys keys, Request request) =>
+        LoadAsync(prefetcher, timing, model, keys, request, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+
+    private static async ValueTask<PrefetchedPrefix> LoadAsync(
+        Prefetcher prefetcher, LayerTimingDecoder timing, LlamaModel model, ChunkKeys keys, Request request, CancellationToken cancellationToken)
+    {
+        int stored = prefetcher.Store.LongestPrefix(request.PrefixKeys);
+        var destination = KvDestination.Allocate(model.Layout.Layers, model.Layout.KvDim, Math.Max(1, stored * keys.ChunkTokens), keys.ChunkTokens);
+        var ready = new TimeSpan[destination.Layers];
+        long start = Stopwatch.GetTimestamp();
+        timing.Begin(destination.Layers, start);
+        PrefetchRequest load = prefetcher.Start(request.PrefixKeys[..stored], destination, cancellationToken);
+        await using (load.ConfigureAwait(false))
+        {
+            for (int layer = 0; layer < ready.Length; layer++)
+            {
+                await load.WaitForLayerAsync(layer, cancellationToken).ConfigureAwait(false);
+                ready[layer] = Stopwatch.GetElapsedTime(start); // When this wait saw it: the fallback for a layer nothing was decoded for.
+            }
+
+            PrefetchResult result = await load.Completion.ConfigureAwait(false);
+            for (int layer = 0; layer < ready.Length; layer++)
+                ready[layer] = timing.LayerReady(layer) ?? ready[layer];
+            return new PrefetchedPrefix(result.ReusablePrefixChunks, ready, destination);
+        }
+    }
+
+    // Models with more layers than this show the first, median and last layer's readiness instead of every layer's.
+    private const int ListedLayers = 8;
+
+    private static string LayerTimesHeading(int layers) =>
+        layers <= ListedLayers ? $"layers 0 to {layers - 1} ready (ms)" : $"layers ready (ms): 0, median {layers / 2}, {layers - 1}";
+
+    /// <summary>Every layer's readiness time when there are few layers; else the first, the median and the last.</summary>
+    private static string LayerTimes(TimeSpan[] ready) => ready.Length <= ListedLayers
+        ? string.Join(" ", ready.Select(Milliseconds))
+        : $"{Milliseconds(ready[0])} … {Milliseconds(ready[ready.Length / 2])} … {Milliseconds(ready[^1])}";
+
+    /// <summary>Which decode stage the prefetcher placed: the CPU SIMD decoders, or a GPU through ILGPU.</summary>
+    private static string DecoderName(ISectionDecoder decoder) => decoder switch
+    {
+        CpuSectionDecoder => "CPU SIMD",
+        AcceleratorSectionDecoder { IsCpuAccelerator: false } => $"GPU {decoder.Name}",
+        _ => decoder.Name,
+    };
+
+    private static string Milliseconds(TimeSpan time) => time.TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// What reuse means to the engine: request 5 repeats request 1, so it continues from the KV of its full chunks as the
+    /// prefetcher delivered them from the reopened store and computes only the rest. The logits must equal those of a
+    /// full prefill.
+    /// </summary>
+    private static void ReportReuse(IAnsiConsole console, LlamaModel model, ChunkKeys keys, Request[] requests, PrefetchedPrefix prefetched)
     {
         Request repeat = requests[^1];
-        int reusable = stored.FullFound;
+        TokenChunk[] chunks = keys.Split(repeat.Tokens.Length);
+        int reusable = 0;
+        while (reusable < prefetched.Loaded && !chunks[reusable].IsPartial)
+            reusable++;
         int cachedPositions = Math.Min(reusable * keys.ChunkTokens, repeat.Tokens.Length - 1);
         if (cachedPositions == 0)
         {
@@ -333,13 +490,13 @@ internal static class DemoCommand
 
         float[] full = model.CreateSession().Prefill(repeat.Tokens).ToArray();
         LlamaSession continued = model.CreateSession();
-        float[] reused = continued.Prefill(repeat.Tokens, stored.Loaded.TakePrefix(cachedPositions)).ToArray();
+        float[] reused = continued.Prefill(repeat.Tokens, prefetched.ToCache(cachedPositions, model.Config.SeqLen)).ToArray();
         float maxDelta = 0;
         for (int i = 0; i < full.Length; i++)
             maxDelta = Math.Max(maxDelta, Math.Abs(full[i] - reused[i]));
 
         console.MarkupLine($"Reuse check: request {requests.Length} loaded {cachedPositions} cached positions ({reusable} {(reusable == 1 ? "chunk" : "chunks")}) and computed "
-            + $"{continued.ForwardCount} of {repeat.Tokens.Length} positions, continuing from KV decoded from the reopened store; "
+            + $"{continued.ForwardCount} of {repeat.Tokens.Length} positions, continuing from KV decoded from the reopened store by the prefetcher; "
             + $"max |logit difference| against a full prefill = {maxDelta:G3}"
             + (maxDelta <= 1e-5f ? " [green](identical within 1e-5)[/]" : " [red](DIFFERS)[/]"));
     }

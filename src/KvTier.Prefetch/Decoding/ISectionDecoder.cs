@@ -2,8 +2,9 @@ namespace KvTier.Prefetch.Decoding;
 
 /// <summary>
 /// The decode stage of a <see cref="Prefetcher"/>: turns one staged section into binary32 values in the destination.
-/// The CPU implementation is <see cref="CpuSectionDecoder"/>; a GPU implementation copies
-/// <see cref="StagedSection.PayloadAddress"/> to the device and decodes there.
+/// The CPU implementation is <see cref="CpuSectionDecoder"/>; the GPU one is <see cref="AcceleratorSectionDecoder"/>;
+/// <see cref="SectionDecoders.Best"/> picks between them. A device decoder may also implement
+/// <see cref="IStagingMemoryRegistrar"/> to have the staging blocks page-locked for its copies.
 /// </summary>
 /// <remarks>
 /// Called concurrently from up to <see cref="PrefetcherOptions.DecodeParallelism"/> workers per request, each with its

@@ -21,11 +21,20 @@ internal sealed unsafe class StagingBuffer
     /// <summary>The block's start. SAFETY: valid while the buffer is rented (or cached in the pool).</summary>
     internal byte* Pointer { get; private set; }
 
+    /// <summary>The block's start as an address (for device registration). SAFETY: as <see cref="Pointer"/>.</summary>
+    internal nint Address => (nint)Pointer;
+
     /// <summary>Bytes in the block.</summary>
     internal int Capacity { get; }
 
     /// <summary>False for a block sized to one odd payload, freed on return instead of cached.</summary>
     internal bool Pooled { get; }
+
+    /// <summary>
+    /// The block's registration with the decoder's device (page lock), or null. Ended in <see cref="Free"/>, before the
+    /// memory is.
+    /// </summary>
+    internal IDisposable? Registration { get; set; }
 
     /// <summary>Bytes of payload staged in it.</summary>
     internal int Length { get; set; }
@@ -38,6 +47,8 @@ internal sealed unsafe class StagingBuffer
 
     internal void Free()
     {
+        Registration?.Dispose();
+        Registration = null;
         NativeMemory.AlignedFree(Pointer);
         Pointer = null;
     }

@@ -1,11 +1,14 @@
 using System.Numerics;
+using KvTier.Prefetch.Decoding;
 
 namespace KvTier.Prefetch.Staging;
 
 /// <summary>
 /// Pinned staging memory under a byte budget: blocks are rented per section, cached by size class when returned, and
 /// everything allocated (rented plus cached) never exceeds the budget. A rent that does not fit waits, first come first
-/// served, until returns make room (backpressure on the reader).
+/// served, until returns make room (backpressure on the reader). With a <see cref="IStagingMemoryRegistrar"/>, each block
+/// is registered (page-locked) with the decoder's device when allocated and unregistered when freed, so that cached blocks
+/// are registered once for many sections.
 /// </summary>
 /// <remarks>
 /// Concurrency: any thread may rent and return. <c>_lock</c> guards the free lists, the waiter queue and the counters'
@@ -23,9 +26,15 @@ internal sealed class StagingPool : IDisposable
     private long _rented;         // bytes of blocks rented out
     private int _rentedBuffers;
     private long _waits;
+    private long _registered;     // bytes of blocks alive with a device registration
     private bool _disposed;
+    private readonly IStagingMemoryRegistrar? _registrar;
 
-    public StagingPool(long budget) => Budget = budget;
+    public StagingPool(long budget, IStagingMemoryRegistrar? registrar = null)
+    {
+        Budget = budget;
+        _registrar = registrar;
+    }
 
     /// <summary>The most bytes of blocks alive at once.</summary>
     public long Budget { get; }
@@ -38,6 +47,9 @@ internal sealed class StagingPool : IDisposable
 
     /// <summary>Blocks rented out now.</summary>
     public int RentedBuffers => Volatile.Read(ref _rentedBuffers);
+
+    /// <summary>Bytes of blocks alive now that are registered (page-locked) with the decoder's device.</summary>
+    public long RegisteredBytes => Interlocked.Read(ref _registered);
 
     /// <summary>Rents that had to wait for room since the pool was created.</summary>
     public long Waits => Interlocked.Read(ref _waits);
@@ -121,6 +133,21 @@ internal sealed class StagingPool : IDisposable
             return null;
         var buffer = new StagingBuffer(capacity, pooled);
         _allocated += capacity;
+        if (_registrar is not null)
+        {
+            try
+            {
+                // SAFETY: the block stays allocated and unmoved until FreeLocked ends the registration, then frees it.
+                buffer.Registration = _registrar.Register(buffer.Address, capacity);
+            }
+            catch
+            {
+                FreeLocked(buffer); // A registrar that throws (a lost device) must not leak the block or its budget.
+                throw;
+            }
+            if (buffer.Registration is not null)
+                _registered += capacity;
+        }
         Rented(buffer);
         return buffer;
     }
@@ -158,6 +185,8 @@ internal sealed class StagingPool : IDisposable
     private void FreeLocked(StagingBuffer buffer)
     {
         _allocated -= buffer.Capacity;
+        if (buffer.Registration is not null)
+            _registered -= buffer.Capacity;
         buffer.Free();
     }
 
