@@ -25,6 +25,9 @@ public sealed partial class PrefetchRequest
                     }
                     // Only after success: a section cut short by cancellation or a fault never completes its layer.
                     ReleaseLayer(section.Layer);
+                    // Give the pool thread back between sections: an engine awaiting a layer (a continuation queued to
+                    // the pool) would otherwise wait until every worker ran out of sections.
+                    await Task.Yield();
                 }
             }
         }

@@ -15,8 +15,13 @@ public sealed partial class PrefetchRequest
         {
             LeaseRecords();
             bool skipAfterMissing = _owner.Options.SkipChunksAfterMissing;
+            int ahead = _owner.Options.MaxLayersAhead;
             for (int layer = 0; layer < _layers.Length; layer++)
             {
+                if (layer >= ahead)
+                    await WaitForLayerOrStopAsync(layer - ahead, token).ConfigureAwait(false);
+                if (layer + 1 < _layers.Length)
+                    ReadAhead(layer + 1);
                 for (int chunk = 0; chunk < _keys.Length; chunk++)
                 {
                     if (GetChunkStatus(chunk) != ChunkStatus.Loading)
@@ -51,6 +56,32 @@ public sealed partial class PrefetchRequest
         finally
         {
             writer.TryComplete();
+        }
+    }
+
+    /// <summary>Waits until <paramref name="layer"/> is delivered; a failed request ends the wait too (the reader then stops on its token).</summary>
+    private async Task WaitForLayerOrStopAsync(int layer, CancellationToken token)
+    {
+        try
+        {
+            await _layers[layer].Task.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+        {
+            // The layer failed: the request is failing and its token is about to be cancelled; keep going until it is.
+        }
+    }
+
+    /// <summary>Asks the tier to start reading the next layer's sections of every chunk while this layer is staged.</summary>
+    private void ReadAhead(int layer)
+    {
+        for (int chunk = 0; chunk < _keys.Length; chunk++)
+        {
+            if (_leases[chunk] is { } lease && GetChunkStatus(chunk) == ChunkStatus.Loading)
+            {
+                lease.ReadAhead(layer, SectionKind.Keys);
+                lease.ReadAhead(layer, SectionKind.Values);
+            }
         }
     }
 

@@ -35,6 +35,14 @@ public sealed record PrefetcherOptions
     public int DecodeParallelism { get; init; } = Environment.ProcessorCount;
 
     /// <summary>
+    /// How many layers the read stage may run ahead of the first layer not yet delivered: before staging layer L it
+    /// waits until layer L − <see cref="MaxLayersAhead"/> is ready. Bounds read-ahead by layers as well as by bytes, so
+    /// that staging does not run far ahead of decoding and take the cores and caches the early layers need. 1 to 1024.
+    /// Default: 2.
+    /// </summary>
+    public int MaxLayersAhead { get; init; } = 2;
+
+    /// <summary>
     /// Stop loading the chunks after the first missing (not found, corrupt or mismatched) one and report them as
     /// <see cref="ChunkStatus.Skipped"/>. With prefix keys a chunk's KV depends on everything before it, so nothing
     /// after a missing chunk is reusable and loading it only costs I/O and decode. Leave false for requests whose chunks
@@ -56,6 +64,8 @@ public sealed record PrefetcherOptions
     {
         if (StagingBudgetBytes < 1 || StagingBudgetBytes > MaxStagingBudgetBytes)
             throw Invalid(nameof(StagingBudgetBytes), $"is {StagingBudgetBytes}; it must be between 1 and {MaxStagingBudgetBytes} bytes (64 GiB).");
+        if (MaxLayersAhead is < 1 or > 1024)
+            throw Invalid(nameof(MaxLayersAhead), $"is {MaxLayersAhead}; it must be between 1 and 1024.");
         if (DecodeParallelism < 1 || DecodeParallelism > MaxDecodeParallelism)
             throw Invalid(nameof(DecodeParallelism), $"is {DecodeParallelism}; it must be between 1 and {MaxDecodeParallelism}.");
     }

@@ -79,7 +79,8 @@ public sealed partial class KvStore
         return TryLeaseFromDisk(key, entry, segment!, verification, out lease);
     }
 
-    // Records from this size on are prefaulted as a whole when leased from disk: 256 KiB.
+    // Records from this size on are prefaulted as a whole when leased from disk for a full check (a header-checked
+    // lease is read section by section by its holder, which reads ahead as it needs): 256 KiB.
     private const long PrefaultThreshold = 256 << 10;
 
     private unsafe bool TryLeaseFromDisk(ChunkKey key, in ChunkEntry entry, SegmentFile segment, ReadVerification verification, [NotNullWhen(true)] out RecordLease? lease)
@@ -88,7 +89,7 @@ public sealed partial class KvStore
         // SAFETY: the segment lease taken under the lock keeps the map alive; [offset, offset + length) is below the
         // segment's committed end, which never exceeds the file's length, so every page exists.
         ReadOnlyMemory<byte> bytes = new NativeMemoryManager(segment.Pointer(entry.Offset), (int)entry.RecordLength).Memory;
-        if (entry.RecordLength >= PrefaultThreshold)
+        if (verification == ReadVerification.Full && entry.RecordLength >= PrefaultThreshold)
             UnixFile.PrefaultIfNotCached(segment.Pointer(entry.Offset), entry.RecordLength); // Cold: one call reads the whole record in.
         string? problem = null;
         ChunkRecord? parsed = null;

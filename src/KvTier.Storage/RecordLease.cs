@@ -65,6 +65,22 @@ public sealed unsafe class RecordLease : IDisposable
         }
     }
 
+    /// <summary>
+    /// Asks the operating system to start reading one section's bytes in the background (<c>MADV_WILLNEED</c>), so that
+    /// a later <see cref="TryGetSection"/> finds them cached. Does nothing for memory-tier leases. Best effort.
+    /// </summary>
+    public void ReadAhead(int layer, SectionKind kind)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_segment is null)
+            return;
+        SectionEntry entry = Record.Sections[2 * layer + (int)kind];
+        if (entry.Length == 0)
+            return;
+        fixed (byte* start = Bytes.Span)
+            UnixFile.WillNeed(start + entry.Offset, entry.Length);
+    }
+
     /// <summary>Releases the hold; the bytes may be unmapped or reused afterwards.</summary>
     public void Dispose()
     {

@@ -108,4 +108,31 @@ public sealed class LayerReadinessTests
         Assert.Throws<ArgumentOutOfRangeException>(() => request.GetChunkStatus(1));
         await request.Completion;
     }
+
+    [Fact]
+    public async Task The_reader_stays_within_MaxLayersAhead_of_the_first_undelivered_layer()
+    {
+        using var store = new PrefetchStore();
+        (Keys.ChunkKey[] keys, byte[][] records) = store.AddChunks(3, CodecId.Raw, PrefetchStore.Layout(layers: 6));
+        var holdLayer0 = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var decoder = new TestDecoder((chunk, layer, ct) => layer == 0 ? holdLayer0.Task.WaitAsync(ct) : Task.CompletedTask);
+        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { Decoder = decoder, MaxLayersAhead = 2, DecodeParallelism = 2 });
+        KvDestination destination = PrefetchStore.Destination(keys.Length, PrefetchStore.Layout(layers: 6));
+        PrefetchRequest request = prefetcher.Start(keys, destination);
+
+        // Layers 0 and 1 (3 chunks, K and V) are staged; layer 2 must wait for layer 0, which the decoder holds.
+        Assert.True(SpinWait.SpinUntil(() => prefetcher.GetStatistics().SectionsStaged >= 12, TimeSpan.FromSeconds(30)));
+        await Task.Delay(300); // Room for a reader that ignored the window to stage layer 2.
+        Assert.Equal(12, prefetcher.GetStatistics().SectionsStaged);
+
+        holdLayer0.SetResult();
+        PrefetchResult result = await request.Completion;
+        Assert.Equal(3, result.ReusablePrefixChunks);
+        for (int layer = 0; layer < 6; layer++)
+        {
+            for (int chunk = 0; chunk < keys.Length; chunk++)
+                PrefetchStore.AssertDelivered(destination, records[chunk], chunk, layer);
+        }
+        Assert.Equal(36, prefetcher.GetStatistics().SectionsStaged);
+    }
 }

@@ -13,6 +13,8 @@ public sealed class OptionsTests
         { nameof(PrefetcherOptions.StagingBudgetBytes), new PrefetcherOptions { StagingBudgetBytes = -1 } },
         { nameof(PrefetcherOptions.StagingBudgetBytes), new PrefetcherOptions { StagingBudgetBytes = PrefetcherOptions.MaxStagingBudgetBytes + 1 } },
         { nameof(PrefetcherOptions.DecodeParallelism), new PrefetcherOptions { DecodeParallelism = 0 } },
+        { nameof(PrefetcherOptions.MaxLayersAhead), new PrefetcherOptions { MaxLayersAhead = 0 } },
+        { nameof(PrefetcherOptions.MaxLayersAhead), new PrefetcherOptions { MaxLayersAhead = 1025 } },
         { nameof(PrefetcherOptions.DecodeParallelism), new PrefetcherOptions { DecodeParallelism = PrefetcherOptions.MaxDecodeParallelism + 1 } },
     };
 

@@ -81,6 +81,13 @@ internal static partial class UnixFile
         }
     }
 
+    /// <summary>Asks the kernel to read a mapped range ahead, in the background; best effort.</summary>
+    internal static unsafe void WillNeed(byte* address, long length)
+    {
+        nint start = (nint)address & ~(nint)4095;
+        _ = Madvise(start, (nuint)((nint)address + (nint)length - start), MadvWillNeed);
+    }
+
     private const int MadvPopulateRead = 22;
     private static bool _populateUnsupported;
 
