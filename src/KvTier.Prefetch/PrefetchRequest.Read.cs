@@ -16,6 +16,8 @@ public sealed partial class PrefetchRequest
             LeaseRecords();
             bool skipAfterMissing = _owner.Options.SkipChunksAfterMissing;
             int ahead = _owner.Options.MaxLayersAhead;
+            if (_layers.Length > 0)
+                ReadAhead(0); // Every chunk's first layer at once: cold reads overlap in the device queue instead of one seek each.
             for (int layer = 0; layer < _layers.Length; layer++)
             {
                 if (layer >= ahead)
@@ -85,11 +87,17 @@ public sealed partial class PrefetchRequest
         }
     }
 
+    // What LeaseRecords asks the store to read ahead of each record: 256 KiB.
+    private const long LeaseReadAheadBytes = 256 << 10;
+
     private void LeaseRecords()
     {
         KvStore store = _owner.Store;
         bool skipAfterMissing = _owner.Options.SkipChunksAfterMissing;
         KvDestination d = Destination;
+        // Headers, section tables and (usually) layer 0 of every record, requested at once: leasing cold records one by
+        // one would otherwise wait for one read each before layer 0 can start.
+        store.ReadAhead(_keys, LeaseReadAheadBytes);
         for (int chunk = 0; chunk < _keys.Length; chunk++)
         {
             if (skipAfterMissing && chunk > Volatile.Read(ref _firstMissing))

@@ -126,6 +126,32 @@ public sealed partial class KvStore
     }
 
     /// <summary>
+    /// Asks the operating system to start reading the first <paramref name="bytesPerRecord"/> bytes of each disk-tier
+    /// record in the background (<c>MADV_WILLNEED</c>), so that the gets that follow find them cached: cold reads of many
+    /// records then overlap in the device queue instead of waiting one after another. Keys not stored, or held by the
+    /// memory tier, are skipped. Does not count as a get. Best effort.
+    /// </summary>
+    public unsafe void ReadAhead(ReadOnlySpan<ChunkKey> keys, long bytesPerRecord)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesPerRecord);
+        foreach (ChunkKey key in keys)
+        {
+            ChunkEntry entry;
+            SegmentFile? segment;
+            lock (_lock)
+            {
+                if (!_records.TryGetValue(key, out DiskRecord? record) || !_segments.TryGetValue(record.Entry.SegmentId, out segment) || !segment.TryAcquire())
+                    continue;
+                entry = record.Entry;
+            }
+            // SAFETY: the segment lease keeps the map alive; the range lies within the record, below the committed end.
+            UnixFile.WillNeed(segment.Pointer(entry.Offset), Math.Min(bytesPerRecord, entry.RecordLength));
+            segment.Release();
+        }
+    }
+
+    /// <summary>
     /// Copies a record (every section checked) into a new array; false on a miss. For callers that want the bytes
     /// beyond a lease's lifetime.
     /// </summary>
