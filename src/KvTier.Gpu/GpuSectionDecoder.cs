@@ -52,7 +52,24 @@ public sealed class GpuSectionDecoder
     public MemoryBuffer1D<float, Stride1D.Dense> Decode(ChunkRecord record, int layer, SectionKind kind)
     {
         ArgumentNullException.ThrowIfNull(record);
-        ReadOnlySpan<byte> payload = record.GetPayload(layer, kind);
+        return DecodePayload(record, layer, kind, record.GetPayload(layer, kind));
+    }
+
+    /// <summary>
+    /// Decodes a copy of section (<paramref name="layer"/>, <paramref name="kind"/>)'s payload that the caller has already
+    /// checked against its checksum and staged (for example in page-locked memory, which the upload then reads by DMA)
+    /// into a new device buffer, as <see cref="Decode(ChunkRecord, int, SectionKind)"/> does without hashing it again.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="payload"/> is not the section's length.</exception>
+    /// <exception cref="ChunkRecordException">The payload is malformed (the CPU decoder's error).</exception>
+    public MemoryBuffer1D<float, Stride1D.Dense> DecodePayload(ChunkRecord record, int layer, SectionKind kind, ReadOnlySpan<byte> payload)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, record.Header.Layout.Layers);
+        long expected = record.Sections[2 * layer + (int)kind].Length;
+        if (payload.Length != expected)
+            throw new ArgumentException($"The payload is {payload.Length} bytes; the section is {expected}.", nameof(payload));
         ChunkRecordHeader header = record.Header;
         int elements = header.TokenCount * header.Layout.KvDim;
         MemoryBuffer1D<float, Stride1D.Dense> output = Accelerator.Allocate1D<float>(elements);
@@ -87,6 +104,20 @@ public sealed class GpuSectionDecoder
         if (destination.Length != elements)
             throw new ArgumentException($"Destination holds {destination.Length} values; the section has {elements}.", nameof(destination));
         using MemoryBuffer1D<float, Stride1D.Dense> buffer = Decode(record, layer, kind);
+        buffer.View.CopyToCPU(Accelerator.DefaultStream, destination);
+        Accelerator.Synchronize();
+    }
+
+    /// <summary>Decodes an already checked, staged payload on the device into <paramref name="destination"/> (see <see cref="DecodePayload(ChunkRecord, int, SectionKind, ReadOnlySpan{byte})"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> or <paramref name="payload"/> has the wrong length.</exception>
+    /// <exception cref="ChunkRecordException">The payload is malformed.</exception>
+    public void DecodePayload(ChunkRecord record, int layer, SectionKind kind, ReadOnlySpan<byte> payload, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        int elements = record.Header.TokenCount * record.Header.Layout.KvDim;
+        if (destination.Length != elements)
+            throw new ArgumentException($"Destination holds {destination.Length} values; the section has {elements}.", nameof(destination));
+        using MemoryBuffer1D<float, Stride1D.Dense> buffer = DecodePayload(record, layer, kind, payload);
         buffer.View.CopyToCPU(Accelerator.DefaultStream, destination);
         Accelerator.Synchronize();
     }

@@ -21,12 +21,9 @@ namespace KvTier.Prefetch.Decoding;
 /// same time as a decode (host-memory registration does not touch the stream).
 /// </para>
 /// <para>
-/// Known limit: <see cref="GpuSectionDecoder"/> takes a whole <see cref="ChunkRecord"/> and reads the section from
-/// <see cref="StagedSection.Record"/>'s bytes (which the request keeps leased for the call), checking its checksum a
-/// second time, rather than from the staged copy at <see cref="StagedSection.PayloadAddress"/>. The result is the same;
-/// the cost is one extra hash per section and a host-to-device copy from unregistered memory. Until KvTier.Gpu gains an
-/// overload that decodes an already-verified payload span, the page-locked staging blocks (<see cref="Register"/>) are
-/// registered but not yet the source of the device copy.
+/// Sections are decoded from their staged copy (<see cref="StagedSection.Payload"/>, checked by the read stage) with
+/// <see cref="GpuSectionDecoder.DecodePayload(ChunkRecord, int, SectionKind, ReadOnlySpan{byte})"/>: no second hash, and
+/// the host-to-device copy reads page-locked memory where <see cref="Register"/> registered the block.
 /// </para>
 /// </remarks>
 public sealed class AcceleratorSectionDecoder : ISectionDecoder, IStagingMemoryRegistrar, IDisposable
@@ -90,7 +87,8 @@ public sealed class AcceleratorSectionDecoder : ISectionDecoder, IStagingMemoryR
             cancellationToken.ThrowIfCancellationRequested();
             // The worker may be on any pool thread: make the accelerator's context current on it before launching.
             Accelerator.Bind();
-            _decoder.Decode(section.Record, section.Layer, section.Kind, destination.Span);
+            // From the staged copy (checked by the read stage; page-locked when registered): no second hash, DMA upload.
+            _decoder.DecodePayload(section.Record, section.Layer, section.Kind, section.Payload, destination.Span);
         }
         finally
         {
@@ -123,7 +121,7 @@ public sealed class AcceleratorSectionDecoder : ISectionDecoder, IStagingMemoryR
             cancellationToken.ThrowIfCancellationRequested();
             Accelerator.Bind();
             // GpuSectionDecoder decodes into a buffer of its own; one device-to-device copy places it.
-            using MemoryBuffer1D<float, Stride1D.Dense> decoded = _decoder.Decode(section.Record, section.Layer, section.Kind);
+            using MemoryBuffer1D<float, Stride1D.Dense> decoded = _decoder.DecodePayload(section.Record, section.Layer, section.Kind, section.Payload);
             decoded.View.CopyTo(Accelerator.DefaultStream, destination);
             Accelerator.Synchronize();
         }
