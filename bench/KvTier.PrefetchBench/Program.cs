@@ -1,3 +1,4 @@
+using KvTier.Bench.Shared;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Hashing;

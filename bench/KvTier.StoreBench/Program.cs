@@ -1,3 +1,4 @@
+using KvTier.Bench.Shared;
 using System.Globalization;
 using System.Text.Json;
 using KvTier.StoreBench;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace KvTier.StoreBench;
+namespace KvTier.Bench.Shared;
 
 /// <summary>Where the numbers came from: enough to tell two machines' results apart.</summary>
 internal sealed record MachineInfo(
