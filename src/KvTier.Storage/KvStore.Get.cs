@@ -118,7 +118,7 @@ public sealed partial class KvStore
             return false;
         }
         if (Options.MemoryCapacityBytes > 0 && verification == ReadVerification.Full)
-            _memory.Insert(key, bytes.Span, entry.Sequence); // Promotion on hit (only of bytes known good).
+            _memory.Insert(key, bytes.Span, entry.Sequence, verified: true); // Promotion on hit (only of bytes known good).
         Interlocked.Increment(ref _openLeases);
         Interlocked.Increment(ref _diskHits);
         lease = new RecordLease(this, key, entry.Sequence, StoreTier.Disk, segment, null, bytes, parsed!);

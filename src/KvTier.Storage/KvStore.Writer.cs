@@ -293,7 +293,7 @@ public sealed partial class KvStore
                 case ChangeKind.Put:
                     Interlocked.Increment(ref _puts);
                     if (Options.MemoryCapacityBytes > 0)
-                        _memory.Insert(change.Key, change.Bytes.Span, change.Entry.Sequence);
+                        _memory.Insert(change.Key, change.Bytes.Span, change.Entry.Sequence, verified: Options.VerifyOnPut);
                     break;
                 case ChangeKind.Delete:
                     Interlocked.Increment(ref _deletes);

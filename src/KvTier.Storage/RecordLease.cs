@@ -47,11 +47,20 @@ public sealed unsafe class RecordLease : IDisposable
 
     /// <summary>
     /// One section's payload after checking its checksum. On a mismatch the record is dropped from the store and
-    /// counted as a corruption event, and this returns false: the caller treats the chunk as missing.
+    /// counted as a corruption event, and this returns false: the caller treats the chunk as missing. A memory-tier copy
+    /// that was fully checked before it was cached is not hashed again.
     /// </summary>
     public bool TryGetSection(int layer, SectionKind kind, out ReadOnlySpan<byte> payload)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_memory is { Verified: true })
+        {
+            // A memory-tier copy whose every section was checked before it was cached: its bytes cannot have changed
+            // since (the buffer is never written again), so the section is not hashed a second time.
+            SectionEntry entry = Record.Sections[2 * layer + (int)kind];
+            payload = Bytes.Span.Slice((int)entry.Offset, (int)entry.Length);
+            return true;
+        }
         try
         {
             payload = Record.GetPayload(layer, kind);

@@ -137,4 +137,42 @@ public sealed class MemoryTierTests
         using (lease)
             return lease.Tier;
     }
+
+    [Fact]
+    public void Memory_copies_serve_checked_sections_and_an_unchecked_copy_is_still_checked_on_read()
+    {
+        using var dir = new StoreDirectory();
+        byte[] good = TestRecords.Create(1, tokens: 8, contentSeed: 1);
+        byte[] bad = TestRecords.Create(2, tokens: 8, contentSeed: 2);
+        Format.SectionEntry last = Format.ChunkRecord.Parse(bad).Sections[^1];
+        bad[last.Offset] ^= 0x40; // A payload that fails its checksum; stored because this store does not check puts.
+
+        using (var store = KvStore.Open(dir.Options(memory: 1 << 20)))
+        {
+            store.Put(good); // Checked before caching: the memory copy is trusted.
+            Assert.True(store.TryGet(TestRecords.Key(1), ReadVerification.Header, out RecordLease? lease));
+            using (lease)
+            {
+                Assert.Equal(StoreTier.Memory, lease.Tier);
+                Format.ChunkRecord reference = Format.ChunkRecord.Parse(good);
+                foreach (Format.SectionEntry section in reference.Sections)
+                {
+                    Assert.True(lease.TryGetSection(section.Layer, section.Kind, out ReadOnlySpan<byte> payload));
+                    Assert.True(payload.SequenceEqual(reference.GetPayload(section.Layer, section.Kind)));
+                }
+            }
+        }
+
+        using (var store = KvStore.Open(dir.Options(memory: 1 << 20) with { VerifyOnPut = false }))
+        {
+            store.Put(bad);
+            Assert.True(store.TryGet(TestRecords.Key(2), ReadVerification.Header, out RecordLease? lease));
+            using (lease)
+            {
+                Assert.Equal(StoreTier.Memory, lease.Tier);
+                Assert.False(lease.TryGetSection(last.Layer, last.Kind, out _));
+            }
+            Assert.Equal(1, store.GetStatistics().CorruptionEvents);
+        }
+    }
 }

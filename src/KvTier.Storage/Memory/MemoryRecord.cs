@@ -13,14 +13,18 @@ internal sealed unsafe class MemoryRecord
     private readonly MemoryTier _tier;
     private int _references = 1;
 
-    internal MemoryRecord(MemoryTier tier, byte* buffer, long bufferSize, int length, ulong sequence)
+    internal MemoryRecord(MemoryTier tier, byte* buffer, long bufferSize, int length, ulong sequence, bool verified)
     {
         _tier = tier;
         Buffer = buffer;
         BufferSize = bufferSize;
         Length = length;
         Sequence = sequence;
+        Verified = verified;
     }
+
+    /// <summary>Every section of the copy was checked against its checksum before it was cached (a put with verification, or a fully verified get).</summary>
+    public bool Verified { get; }
 
     /// <summary>SAFETY: valid while a reference is held.</summary>
     public byte* Buffer { get; }

@@ -77,7 +77,7 @@ internal sealed unsafe class MemoryTier : IDisposable
     }
 
     /// <summary>Caches a copy of <paramref name="bytes"/> (replacing any older copy), evicting LRU copies to make room.</summary>
-    public void Insert(ChunkKey key, ReadOnlySpan<byte> bytes, ulong sequence)
+    public void Insert(ChunkKey key, ReadOnlySpan<byte> bytes, ulong sequence, bool verified)
     {
         if (Capacity == 0)
             return;
@@ -89,7 +89,7 @@ internal sealed unsafe class MemoryTier : IDisposable
             return;
         // SAFETY: the buffer was just rented for this record and nobody else sees it until it is published below.
         bytes.CopyTo(new Span<byte>(buffer, bytes.Length));
-        var record = new MemoryRecord(this, buffer, size, bytes.Length, sequence) { Key = key };
+        var record = new MemoryRecord(this, buffer, size, bytes.Length, sequence, verified) { Key = key };
         lock (_lock)
         {
             if (_disposed)
