@@ -265,7 +265,7 @@ static long Reopen(ref KvStore store, KvStoreOptions options, Action warmUp)
     store = KvStore.Open(options);
     warmUp();
     store.DropPageCache();
-    return Residency.ResidentBytes(Path.Combine(options.Directory, KvStore.SegmentDirectoryName));
+    return PageResidency.ResidentBytes(Path.Combine(options.Directory, KvStore.SegmentDirectoryName));
 }
 
 static string Probe(KvStore store, ChunkKey key)

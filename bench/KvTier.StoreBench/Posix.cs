@@ -17,8 +17,6 @@ internal static unsafe partial class Posix
     public static int ODirect => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x10000 : 0x4000;
 
     private const int PosixFadvDontNeed = 4;
-    private const int ProtRead = 1;
-    private const int MapShared = 1;
 
     public static int Open(string path, int flags, int mode = 0x1A4 /* 0644 */)
     {
@@ -69,7 +67,7 @@ internal static unsafe partial class Posix
 
     /// <summary>
     /// Writes a file's dirty pages back and drops all its pages from the page cache. Pages a process has mapped
-    /// stay resident (the kernel skips them), which <see cref="ResidentPages"/> reveals.
+    /// stay resident (the kernel skips them), which <c>PageResidency.ResidentPages</c> (bench/Shared) reveals.
     /// </summary>
     public static void DropFromPageCache(string path)
     {
@@ -80,46 +78,6 @@ internal static unsafe partial class Posix
             int rc = FAdvise(fd, 0, 0, PosixFadvDontNeed);
             if (rc != 0)
                 throw new Win32Exception(rc, $"posix_fadvise {path}");
-        }
-        finally
-        {
-            Close(fd);
-        }
-    }
-
-    /// <summary>Resident and total 4 KiB pages of a file, by mapping it and asking mincore.</summary>
-    public static (long Resident, long Total) ResidentPages(string path)
-    {
-        long length = new FileInfo(path).Length;
-        if (length == 0)
-            return (0, 0);
-        long pages = (length + 4095) / 4096;
-        int fd = Open(path, ORdOnly);
-        try
-        {
-            void* map = MMap(null, (nuint)length, ProtRead, MapShared, fd, 0);
-            if (map == (void*)-1)
-                throw Error($"mmap {path}");
-            // SAFETY: map is this method's own read-only mapping of length bytes, unmapped below; vec holds one
-            // byte per page and lives until the count is taken.
-            byte[] vec = new byte[pages];
-            try
-            {
-                fixed (byte* v = vec)
-                {
-                    if (MinCore(map, (nuint)length, v) != 0)
-                        throw Error($"mincore {path}");
-                }
-            }
-            finally
-            {
-                _ = MUnmap(map, (nuint)length);
-            }
-
-            long resident = 0;
-            foreach (byte b in vec)
-                resident += b & 1;
-            return (resident, pages);
         }
         finally
         {
@@ -152,12 +110,6 @@ internal static unsafe partial class Posix
     [LibraryImport("libc", EntryPoint = "posix_fadvise")]
     private static partial int FAdvise(int fd, long offset, long length, int advice);
 
-    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
-    private static partial void* MMap(void* address, nuint length, int protection, int flags, int fd, long offset);
 
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    private static partial int MUnmap(void* address, nuint length);
 
-    [LibraryImport("libc", EntryPoint = "mincore", SetLastError = true)]
-    private static partial int MinCore(void* address, nuint length, byte* vector);
 }

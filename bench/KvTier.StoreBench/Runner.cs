@@ -1,3 +1,4 @@
+using KvTier.Bench.Shared;
 using System.Diagnostics;
 
 namespace KvTier.StoreBench;
@@ -106,7 +107,7 @@ internal static class Runner
         foreach (string file in files.ToList())
         {
             Posix.DropFromPageCache(file);
-            (long r, long t) = Posix.ResidentPages(file);
+            (long r, long t) = PageResidency.ResidentPages(file);
             resident += r;
             total += t;
         }

@@ -1,13 +1,14 @@
 using System.ComponentModel;
 using System.Runtime.InteropServices;
 
-namespace KvTier.PrefetchBench;
+namespace KvTier.Bench.Shared;
 
 /// <summary>
-/// How much of a file is in the page cache (Linux <c>mincore</c>): checks that a "cold" request really starts cold.
+/// How much of a file is in the page cache (Linux <c>mincore</c>): the load harnesses check with it that a "cold"
+/// measurement really starts cold.
 /// </summary>
 /// <remarks>Stateless; safe to call from any thread.</remarks>
-internal static unsafe partial class Residency
+internal static unsafe partial class PageResidency
 {
     private const int ORdOnly = 0;
     private const int OCloexec = 0x80000;
@@ -19,15 +20,16 @@ internal static unsafe partial class Residency
     {
         long total = 0;
         foreach (string file in Directory.EnumerateFiles(directory))
-            total += ResidentPages(file) * 4096;
+            total += ResidentPages(file).Resident * 4096;
         return total;
     }
 
-    private static long ResidentPages(string path)
+    /// <summary>Resident and total 4 KiB pages of a file, by mapping it and asking mincore.</summary>
+    public static (long Resident, long Total) ResidentPages(string path)
     {
         long length = new FileInfo(path).Length;
         if (length == 0)
-            return 0;
+            return (0, 0);
         long pages = (length + 4095) / 4096;
         int fd = Open(path, ORdOnly | OCloexec, 0);
         if (fd < 0)
@@ -56,7 +58,7 @@ internal static unsafe partial class Residency
             long resident = 0;
             foreach (byte b in vec)
                 resident += b & 1;
-            return resident;
+            return (resident, pages);
         }
         finally
         {
