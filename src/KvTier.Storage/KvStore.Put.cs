@@ -42,12 +42,13 @@ public sealed partial class KvStore
     {
         ArgumentNullException.ThrowIfNull(records);
         cancellationToken.ThrowIfCancellationRequested();
-        for (int i = 0; i < records.Count; i++)
-            _ = Parse(records[i]); // Headers first: a malformed batch is refused before anything is written.
+        var parsed = new ChunkRecord[records.Count];
+        for (int i = 0; i < parsed.Length; i++)
+            parsed[i] = Parse(records[i]); // Headers first: a malformed batch is refused before anything is written.
         var ops = new PutOp[records.Count];
         for (int i = 0; i < ops.Length; i++)
         {
-            ops[i] = Prepare(records[i]);
+            ops[i] = Prepare(records[i], parsed[i]);
             Enqueue(ops[i]);
         }
         var keys = new ChunkKey[ops.Length];
@@ -57,9 +58,9 @@ public sealed partial class KvStore
     }
 
     /// <summary>Checks a record before it reaches the writer: it is one valid record, within limits, every section intact.</summary>
-    private PutOp Prepare(ReadOnlyMemory<byte> record)
+    private PutOp Prepare(ReadOnlyMemory<byte> record, ChunkRecord? parsedHeader = null)
     {
-        ChunkRecord parsed = Parse(record);
+        ChunkRecord parsed = parsedHeader ?? Parse(record);
         try
         {
             if (Options.VerifyOnPut)

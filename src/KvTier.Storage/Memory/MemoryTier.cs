@@ -18,7 +18,6 @@ internal sealed unsafe class MemoryTier : IDisposable
     private readonly Dictionary<long, Stack<nint>> _pool = [];
     private long _ownedBytes;   // every buffer allocated and not freed
     private long _pooledBytes;  // of which idle in the pool
-    private long _cachedBytes;  // of which holding cached records
     private bool _disposed;
 
     public MemoryTier(long capacity)
@@ -36,15 +35,6 @@ internal sealed unsafe class MemoryTier : IDisposable
         {
             lock (_lock)
                 return _records.Count;
-        }
-    }
-
-    public long CachedBytes
-    {
-        get
-        {
-            lock (_lock)
-                return _cachedBytes;
         }
     }
 
@@ -100,7 +90,6 @@ internal sealed unsafe class MemoryTier : IDisposable
             RemoveLocked(key);
             record.LruNode = _lru.AddLast(record);
             _records[key] = record;
-            _cachedBytes += size;
         }
     }
 
@@ -116,7 +105,6 @@ internal sealed unsafe class MemoryTier : IDisposable
         if (_records.Remove(key, out MemoryRecord? old))
         {
             _lru.Remove(old.LruNode!);
-            _cachedBytes -= old.BufferSize;
             old.Release();
         }
     }
