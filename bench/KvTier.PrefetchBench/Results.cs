@@ -13,7 +13,10 @@ internal sealed record Timing(double MedianMs, double MinMs, double MaxMs, doubl
 }
 
 /// <summary>The full prefetch with one set of options, in one cache state.</summary>
-/// <param name="Options">"default" (<c>new PrefetcherOptions()</c>) or "tight budget".</param>
+/// <param name="Options">
+/// "default" (<c>new PrefetcherOptions()</c>: CPU decoding in place), "staged" (every section copied into staging first),
+/// "staged, tight budget", and the informational "one core left" and "default, awaited".
+/// </param>
 /// <param name="FirstLayer">Time to layer 0 ready, from <c>Start</c>.</param>
 /// <param name="FirstLayerBoundMs">The target for <paramref name="FirstLayer"/>: the median whole load / layers + the slack constant.</param>
 /// <param name="LayerReadyMs">When each layer was ready, in the run whose total was the median (or the nearest above).</param>

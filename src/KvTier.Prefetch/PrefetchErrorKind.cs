@@ -8,7 +8,8 @@ public enum PrefetchErrorKind
 
     /// <summary>
     /// One section's payload is larger than <see cref="PrefetcherOptions.StagingBudgetBytes"/>, so it can never be staged;
-    /// the request fails rather than wait forever.
+    /// the request fails rather than wait forever. Only sections that are staged (device decoders, or
+    /// <see cref="PrefetcherOptions.CpuDecodeInPlace"/> off) need the budget.
     /// </summary>
     BudgetTooSmall,
 

@@ -21,13 +21,18 @@ public sealed partial class PrefetchRequest
                     }
                     finally
                     {
-                        _owner.Pool.Return(section.Buffer);
+                        if (section.Buffer is { } buffer)
+                            _owner.Pool.Return(buffer);
                     }
                     // Only after success: a section cut short by cancellation or a fault never completes its layer.
-                    ReleaseLayer(section.Layer);
-                    // Give the pool thread back between sections: an engine awaiting a layer (a continuation queued to
-                    // the pool) would otherwise wait until every worker ran out of sections.
-                    await Task.Yield();
+                    if (ReleaseLayer(section.Layer))
+                    {
+                        // This worker completed a layer: the engine's continuation waiting for it is queued to this pool
+                        // thread, and a thread blocked on it was just woken. Give both the core now rather than after
+                        // the next section (or the next scheduler tick, with a decoder on every core).
+                        await Task.Yield();
+                        Thread.Yield();
+                    }
                 }
             }
         }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using KvTier.Format;
 using KvTier.Prefetch.Decoding;
@@ -81,6 +83,11 @@ public sealed partial class PrefetchRequest
         {
             if (_leases[chunk] is { } lease && GetChunkStatus(chunk) == ChunkStatus.Loading)
             {
+                // Sections inside the record's first LeaseReadAheadBytes were asked for when it was leased: a small
+                // record (real-model layouts are a few KiB a section) then costs no system call per section.
+                SectionEntry values = lease.Record.Sections[2 * layer + 1];
+                if (values.Offset + values.Length <= LeaseReadAheadBytes)
+                    continue;
                 lease.ReadAhead(layer, SectionKind.Keys);
                 lease.ReadAhead(layer, SectionKind.Values);
             }
@@ -127,6 +134,8 @@ public sealed partial class PrefetchRequest
     /// <summary>Stages one section; false when its checksum fails (the store has counted and dropped the record).</summary>
     private async ValueTask<bool> StageAsync(ChannelWriter<StagedSection> writer, RecordLease lease, int chunk, int layer, SectionKind kind, CancellationToken token)
     {
+        if (_decodeInPlace)
+            return StageInPlace(writer, lease, chunk, layer, kind);
         StagingPool pool = _owner.Pool;
         long length = lease.Record.Sections[2 * layer + (int)kind].Length;
         if (length > pool.Budget)
@@ -153,6 +162,25 @@ public sealed partial class PrefetchRequest
         {
             pool.Return(buffer);
             throw;
+        }
+        _owner.CountStaged();
+        return true;
+    }
+
+    /// <summary>Checks one section's checksum and hands the decoders the tier's own bytes (no staging copy); false when the checksum fails.</summary>
+    private unsafe bool StageInPlace(ChannelWriter<StagedSection> writer, RecordLease lease, int chunk, int layer, SectionKind kind)
+    {
+        // The checksum is checked over the mapped bytes, which faults them in: this is the tier read.
+        if (!lease.TryGetSection(layer, kind, out ReadOnlySpan<byte> payload))
+            return false;
+        // SAFETY: the payload lies in the record's memory map or memory-tier buffer, native memory that never moves; the
+        // request holds the lease (and with it the mapping or the buffer, unchanged) until every stage has ended.
+        byte* address = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(payload));
+        Interlocked.Increment(ref _layerPending[layer]);
+        if (!writer.TryWrite(new StagedSection(address, payload.Length, lease.Record, chunk, layer, kind)))
+        {
+            Interlocked.Decrement(ref _layerPending[layer]);
+            throw new InvalidOperationException("The decode channel closed while the reader was writing."); // Only this reader completes it.
         }
         _owner.CountStaged();
         return true;

@@ -13,7 +13,9 @@ namespace KvTier.Prefetch;
 /// </summary>
 /// <remarks>
 /// Pipeline: one reader task (<c>ReadAsync</c>) → an unbounded channel of <see cref="StagedSection"/>s, bounded in
-/// practice by the staging budget each item holds → <see cref="PrefetcherOptions.DecodeParallelism"/> decode tasks.
+/// practice by the staging budget each item holds and by <see cref="PrefetcherOptions.MaxLayersAhead"/> (the only bound
+/// when the CPU decoder reads sections in place, <see cref="PrefetcherOptions.CpuDecodeInPlace"/>) →
+/// <see cref="PrefetcherOptions.DecodeParallelism"/> decode tasks.
 /// A channel of items, not a <c>System.IO.Pipelines</c> pipe: each item is a whole section in its own pinned block that
 /// the decoder (possibly a device copy) needs at a fixed address, which a pipe's segment stream does not give.
 /// Concurrency: every public member may be called from any thread. Chunk statuses change by compare-and-swap from
@@ -33,6 +35,7 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
     private readonly object _layerLock = new();
     private int _nextLayer;                        // under _layerLock: layers [0, _nextLayer) are complete
     private int _firstMissing = int.MaxValue;      // smallest missing chunk index (interlocked minimum)
+    private readonly bool _decodeInPlace;          // sections go to the decoders as the tier's bytes, not staged copies
     private Exception? _fault;
     private int _disposed;
 
@@ -51,6 +54,7 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
         for (int i = 0; i < layers; i++)
             _layers[i] = new TaskCompletionSource<LayerReady>(TaskCreationOptions.RunContinuationsAsynchronously);
         _cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _decodeInPlace = owner.Options.CpuDecodeInPlace && owner.Decoder is CpuSectionDecoder && destination.DeviceBuffer is null;
         Pipeline = Task.CompletedTask;
     }
 
@@ -177,7 +181,10 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
         {
             // Sections staged but never decoded (cancelled, failed): their blocks go back; then the leases.
             while (channel.Reader.TryRead(out StagedSection left))
-                _owner.Pool.Return(left.Buffer);
+            {
+                if (left.Buffer is { } buffer)
+                    _owner.Pool.Return(buffer);
+            }
             for (int i = 0; i < _leases.Length; i++)
             {
                 _leases[i]?.Dispose();
@@ -237,11 +244,14 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
             _owner.CountCorrupt();
     }
 
-    /// <summary>One section of <paramref name="layer"/> is done (or the reader has passed it); completes layers in order.</summary>
-    private void ReleaseLayer(int layer)
+    /// <summary>
+    /// One section of <paramref name="layer"/> is done (or the reader has passed it); completes layers in order. True
+    /// when this call completed <paramref name="layer"/> (whether or not an earlier layer still holds its delivery).
+    /// </summary>
+    private bool ReleaseLayer(int layer)
     {
         if (Interlocked.Decrement(ref _layerPending[layer]) != 0)
-            return;
+            return false;
         lock (_layerLock)
         {
             _layerDone[layer] = true;
@@ -252,5 +262,6 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
                 _nextLayer++;
             }
         }
+        return true;
     }
 }

@@ -51,6 +51,17 @@ public sealed record PrefetcherOptions
     public bool SkipChunksAfterMissing { get; init; }
 
     /// <summary>
+    /// With the CPU decoder (<see cref="CpuSectionDecoder"/>) and a host destination, decode each section straight from
+    /// the tier's bytes — the record's memory map or its memory-tier buffer, which the request's lease keeps in place —
+    /// once its checksum has been checked, instead of first copying it into a staging block. This saves one copy of every
+    /// byte (for raw records from the memory tier, about as much work as the decode itself) and uses no staging memory;
+    /// read-ahead is then bounded by <see cref="MaxLayersAhead"/> alone, and the bytes read ahead stay in the page cache
+    /// or the memory tier, which the store already bounds. Device decoders and other decoders always stage (a device copy
+    /// needs page-locked memory). Default: true. False stages every section, as a device decoder would.
+    /// </summary>
+    public bool CpuDecodeInPlace { get; init; } = true;
+
+    /// <summary>
     /// The decode stage. Default: null, meaning automatic placement (<see cref="SectionDecoders.Best"/>): the best GPU
     /// (CUDA first, then OpenCL) through ILGPU when one is present, else <see cref="CpuSectionDecoder.Instance"/> (the
     /// native CPU SIMD decoders of KvTier.Format); never ILGPU's CPU accelerator. A decoder chosen automatically belongs

@@ -53,6 +53,8 @@ public sealed class AcceleratorDecodeTests(AcceleratorDecoderFixture gpu)
             }
             store.AssertReleased(prefetcher);
             Assert.Equal(2L * layout.Layers * keys.Length, prefetcher.GetStatistics().SectionsDecoded);
+            // CpuDecodeInPlace is on by default, but a device decoder always decodes from staged copies.
+            Assert.True(prefetcher.GetStatistics().StagingAllocatedBytes > 0);
         }
 
         await using (var cpu = new Prefetcher(store.Store, new PrefetcherOptions { Decoder = CpuSectionDecoder.Instance }))

@@ -23,7 +23,7 @@ public sealed class BackpressureTests
         using var store = new PrefetchStore();
         (ChunkKey[] keys, byte[][] records) = store.AddChunks(6, codec);
         long budget = LargestSection(records); // Less than one chunk's layer (K and V).
-        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { StagingBudgetBytes = budget, DecodeParallelism = parallelism });
+        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { StagingBudgetBytes = budget, DecodeParallelism = parallelism, CpuDecodeInPlace = false });
         KvDestination destination = PrefetchStore.Destination(keys.Length);
 
         await using (PrefetchRequest request = prefetcher.Start(keys, destination))
@@ -50,7 +50,7 @@ public sealed class BackpressureTests
         for (int i = 0; i < 4; i++)
             sets.Add(store.AddChunks(3, i % 2 == 0 ? CodecId.Q8 : CodecId.Raw, seed: 10 + i));
         long budget = 3 * sets.Max(s => LargestSection(s.Records));
-        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { StagingBudgetBytes = budget, DecodeParallelism = 2 });
+        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { StagingBudgetBytes = budget, DecodeParallelism = 2, CpuDecodeInPlace = false });
         var destinations = sets.Select(s => PrefetchStore.Destination(s.Keys.Length)).ToArray();
         PrefetchRequest[] requests = [.. sets.Select((s, i) => prefetcher.Start(s.Keys, destinations[i]))];
         await Task.WhenAll(requests.Select(r => r.Completion)).WaitAsync(TimeSpan.FromSeconds(20));
@@ -72,7 +72,7 @@ public sealed class BackpressureTests
         using var store = new PrefetchStore();
         (ChunkKey[] keys, byte[][] records) = store.AddChunks(2, CodecId.Raw);
         long section = LargestSection(records);
-        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { StagingBudgetBytes = section - 1 });
+        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { StagingBudgetBytes = section - 1, CpuDecodeInPlace = false });
         PrefetchRequest request = prefetcher.Start(keys, PrefetchStore.Destination(keys.Length));
 
         var error = await Assert.ThrowsAsync<PrefetchException>(async () => await request.WaitForLayerAsync(0));

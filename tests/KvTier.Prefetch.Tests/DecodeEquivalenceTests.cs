@@ -8,26 +8,29 @@ namespace KvTier.Prefetch.Tests;
 /// <summary>What the prefetcher delivers is <see cref="ChunkRecord.DecodeSection"/>'s output, bit for bit, for every codec.</summary>
 public sealed class DecodeEquivalenceTests
 {
-    public static TheoryData<CodecId, KvElementType, int> Cases() => new()
+    // The last column: CPU decoding in place from the tier's bytes (the default) or from staged copies.
+    public static TheoryData<CodecId, KvElementType, int, bool> Cases() => new()
     {
-        { CodecId.Raw, KvElementType.Float16, 1 },
-        { CodecId.Raw, KvElementType.Float32, 4 },
-        { CodecId.Raw, KvElementType.BFloat16, 2 },
-        { CodecId.Q8, KvElementType.Float16, 2 },
-        { CodecId.Q8, KvElementType.Float32, 1 },
-        { CodecId.Ans, KvElementType.Float16, 2 },
-        { CodecId.Ans, KvElementType.BFloat16, 4 },
-        { CodecId.Ans, KvElementType.Float32, 1 },
+        { CodecId.Raw, KvElementType.Float16, 1, true },
+        { CodecId.Raw, KvElementType.Float32, 4, false },
+        { CodecId.Raw, KvElementType.BFloat16, 2, true },
+        { CodecId.Raw, KvElementType.BFloat16, 2, false },
+        { CodecId.Q8, KvElementType.Float16, 2, false },
+        { CodecId.Q8, KvElementType.Float32, 1, true },
+        { CodecId.Ans, KvElementType.Float16, 2, true },
+        { CodecId.Ans, KvElementType.BFloat16, 4, false },
+        { CodecId.Ans, KvElementType.Float32, 1, true },
+        { CodecId.Ans, KvElementType.Float32, 3, false },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task Every_layer_of_every_chunk_equals_DecodeSection(CodecId codec, KvElementType type, int parallelism)
+    public async Task Every_layer_of_every_chunk_equals_DecodeSection(CodecId codec, KvElementType type, int parallelism, bool inPlace)
     {
         using var store = new PrefetchStore();
         KvLayout layout = PrefetchStore.Layout(type, layers: 4);
         (var keys, byte[][] records) = store.AddChunks(5, codec, layout);
-        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { DecodeParallelism = parallelism });
+        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { DecodeParallelism = parallelism, CpuDecodeInPlace = inPlace });
         KvDestination destination = PrefetchStore.Destination(keys.Length, layout);
 
         await using (PrefetchRequest request = prefetcher.Start(keys, destination))
@@ -43,7 +46,10 @@ public sealed class DecodeEquivalenceTests
             }
         }
         store.AssertReleased(prefetcher);
-        Assert.Equal(2L * layout.Layers * keys.Length, prefetcher.GetStatistics().SectionsDecoded);
+        PrefetcherStatistics statistics = prefetcher.GetStatistics();
+        Assert.Equal(2L * layout.Layers * keys.Length, statistics.SectionsDecoded);
+        // In place, no section is copied into staging memory; staged, every one is.
+        Assert.Equal(inPlace, statistics.StagingAllocatedBytes == 0);
     }
 
     [Fact]

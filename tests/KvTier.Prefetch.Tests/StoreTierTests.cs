@@ -50,4 +50,32 @@ public sealed class StoreTierTests
         Assert.Equal(memoryHits + 3, store.Store.GetStatistics().MemoryHits);
         store.AssertReleased(prefetcher);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Memory_tier_records_decode_in_place_or_staged_to_the_same_values(bool inPlace)
+    {
+        using var store = new PrefetchStore(memoryBytes: 16 << 20);
+        (ChunkKey[] keys, byte[][] records) = store.AddChunks(4, CodecId.Raw);
+        foreach (ChunkKey key in keys)
+        {
+            Assert.True(store.Store.TryGet(key, ReadVerification.Full, out RecordLease? lease));
+            lease.Dispose();
+        }
+        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { CpuDecodeInPlace = inPlace, DecodeParallelism = 2 });
+        KvDestination destination = PrefetchStore.Destination(keys.Length);
+        await using (PrefetchRequest request = prefetcher.Start(keys, destination))
+        {
+            Assert.Equal(keys.Length, (await request.Completion).ReusablePrefixChunks);
+            for (int c = 0; c < keys.Length; c++)
+            {
+                for (int layer = 0; layer < 3; layer++)
+                    PrefetchStore.AssertDelivered(destination, records[c], c, layer);
+            }
+        }
+        store.AssertReleased(prefetcher);
+        PrefetcherStatistics statistics = prefetcher.GetStatistics();
+        Assert.Equal(inPlace, statistics.StagingAllocatedBytes == 0);
+    }
 }
