@@ -15,7 +15,7 @@ public sealed partial class PrefetchRequest
     {
         try
         {
-            LeaseRecords();
+            await LeaseRecordsAsync(token).ConfigureAwait(false);
             bool skipAfterMissing = _owner.Options.SkipChunksAfterMissing;
             int ahead = _owner.Options.MaxLayersAhead;
             if (_layers.Length > 0)
@@ -97,38 +97,84 @@ public sealed partial class PrefetchRequest
     // What LeaseRecords asks the store to read ahead of each record: 256 KiB.
     private const long LeaseReadAheadBytes = 256 << 10;
 
-    private void LeaseRecords()
+    // Remote fetches a request runs at once, for chunks the local tiers do not hold.
+    private const int RemoteFetchParallelism = 8;
+
+    private async Task LeaseRecordsAsync(CancellationToken token)
     {
         KvStore store = _owner.Store;
         bool skipAfterMissing = _owner.Options.SkipChunksAfterMissing;
-        KvDestination d = Destination;
         // Headers, section tables and (usually) layer 0 of every record, requested at once: leasing cold records one by
         // one would otherwise wait for one read each before layer 0 can start.
         store.ReadAhead(_keys, LeaseReadAheadBytes);
+        List<int>? remote = null;
+        for (int chunk = 0; chunk < _keys.Length; chunk++)
+        {
+            // Header verification: each section's checksum is checked when the section is staged, so one pass over
+            // the bytes does both, and layer 0 does not wait for the last layer's bytes.
+            if (store.TryGet(_keys[chunk], ReadVerification.Header, out RecordLease? lease))
+                _leases[chunk] = lease;
+            else if (store.Options.RemoteTier is not null)
+                (remote ??= []).Add(chunk);
+        }
+        if (remote is not null)
+            await FetchRemoteAsync(store, remote, token).ConfigureAwait(false);
         for (int chunk = 0; chunk < _keys.Length; chunk++)
         {
             if (skipAfterMissing && chunk > Volatile.Read(ref _firstMissing))
             {
+                _leases[chunk]?.Dispose();
+                _leases[chunk] = null;
                 _status[chunk] = (int)ChunkStatus.Skipped;
                 continue;
             }
-            // Header verification: each section's checksum is checked when the section is staged, so one pass over
-            // the bytes does both, and layer 0 does not wait for the last layer's bytes.
-            if (!store.TryGet(_keys[chunk], ReadVerification.Header, out RecordLease? lease))
+            if (_leases[chunk] is not { } lease)
             {
                 MarkMissing(chunk, ChunkStatus.NotFound);
                 continue;
             }
-            ChunkRecordHeader header = lease.Record.Header;
-            if (header.Layout.Layers != d.Layers || header.Layout.KvDim != d.KvDim || header.TokenCount > d.ChunkTokens
-                || (long)chunk * d.ChunkTokens + header.TokenCount > d.TokenCapacity)
+            if (!Fits(lease.Record.Header, chunk))
             {
                 lease.Dispose();
+                _leases[chunk] = null;
                 MarkMissing(chunk, ChunkStatus.Mismatch);
-                continue;
             }
-            _leases[chunk] = lease;
         }
+    }
+
+    /// <summary>Fetches chunks the local tiers miss from the store's remote tier (which keeps them locally), a few at once.</summary>
+    private async Task FetchRemoteAsync(KvStore store, List<int> chunks, CancellationToken token)
+    {
+        using var slots = new SemaphoreSlim(RemoteFetchParallelism);
+        var fetches = new Task[chunks.Count];
+        for (int i = 0; i < fetches.Length; i++)
+        {
+            int chunk = chunks[i];
+            fetches[i] = FetchOneAsync(chunk);
+        }
+        await Task.WhenAll(fetches).ConfigureAwait(false);
+
+        async Task FetchOneAsync(int chunk)
+        {
+            await slots.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                // A prefix request stops at the first missing chunk: one known missing before this one makes it moot.
+                if (!(_owner.Options.SkipChunksAfterMissing && chunk > Volatile.Read(ref _firstMissing)))
+                    _leases[chunk] = await store.GetAsync(_keys[chunk], ReadVerification.Header, token).ConfigureAwait(false);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }
+    }
+
+    private bool Fits(ChunkRecordHeader header, int chunk)
+    {
+        KvDestination d = Destination;
+        return header.Layout.Layers == d.Layers && header.Layout.KvDim == d.KvDim && header.TokenCount <= d.ChunkTokens
+            && (long)chunk * d.ChunkTokens + header.TokenCount <= d.TokenCapacity;
     }
 
     /// <summary>Stages one section; false when its checksum fails (the store has counted and dropped the record).</summary>

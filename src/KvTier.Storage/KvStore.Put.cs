@@ -26,6 +26,7 @@ public sealed partial class KvStore
         cancellationToken.ThrowIfCancellationRequested();
         PutOp op = Prepare(record);
         Enqueue(op);
+        WriteBehind(op.Done.Task);
         return new ValueTask<ChunkKey>(op.Done.Task);
     }
 
@@ -50,6 +51,7 @@ public sealed partial class KvStore
         {
             ops[i] = Prepare(records[i], parsed[i]);
             Enqueue(ops[i]);
+            WriteBehind(ops[i].Done.Task);
         }
         var keys = new ChunkKey[ops.Length];
         for (int i = 0; i < ops.Length; i++)

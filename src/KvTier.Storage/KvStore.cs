@@ -121,6 +121,7 @@ public sealed partial class KvStore : IDisposable
                 throw;
             }
             store._writer.Start();
+            store.StartRemoteWriter();
             store.AfterOpen();
             return store;
         }
@@ -237,6 +238,7 @@ public sealed partial class KvStore : IDisposable
             data = _segments.Values.Sum(s => s.DataBytes);
             segments = _segments.Count;
         }
+        RemoteTierCounters remote = RemoteCounters();
         return new StoreStatistics
         {
             Entries = entries,
@@ -259,6 +261,11 @@ public sealed partial class KvStore : IDisposable
             OpenLeases = Interlocked.Read(ref _openLeases),
             RecoveredRecords = Interlocked.Read(ref _recoveredRecords),
             TruncatedBytes = Interlocked.Read(ref _truncatedBytes),
+            RemoteHits = remote.Hits,
+            RemoteMisses = remote.Misses,
+            RemoteWrites = remote.Writes,
+            RemoteWritesDropped = remote.WritesDropped,
+            RemoteWritesQueued = remote.Queued,
             Lifetime = LifetimeCounters(),
         };
     }
@@ -310,6 +317,7 @@ public sealed partial class KvStore : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        StopRemoteWriter();
         try
         {
             if (_writerFault is null)

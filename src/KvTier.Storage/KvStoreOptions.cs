@@ -1,3 +1,5 @@
+using KvTier.Storage.Remote;
+
 namespace KvTier.Storage;
 
 /// <summary>
@@ -88,10 +90,36 @@ public sealed record KvStoreOptions
     /// </summary>
     public bool VerifyOnPut { get; init; } = true;
 
+    /// <summary>
+    /// A tier beyond this machine, last in the chain local memory → local disk → remote: a <c>kvtier serve</c> server
+    /// (KvTier.Remote's <c>RemoteTier</c>) or Redis (KvTier.Redis's <c>RedisTier</c>). <see cref="KvStore.GetAsync"/> and
+    /// <see cref="KvStore.LongestPrefixAsync"/> fall through to it on a local miss (a record it returns is checked and
+    /// then kept locally); puts are written behind to it per <see cref="RemoteWrites"/>. The synchronous gets stay local.
+    /// The tier belongs to the caller, who disposes it after the store. Default: null (local tiers only).
+    /// </summary>
+    public IRemoteTier? RemoteTier { get; init; }
+
+    /// <summary>
+    /// What happens to records put into this store when <see cref="RemoteTier"/> is set. Default:
+    /// <see cref="RemoteWritePolicy.WriteBehind"/> (what one instance computes, the others can load).
+    /// </summary>
+    public RemoteWritePolicy RemoteWrites { get; init; } = RemoteWritePolicy.WriteBehind;
+
+    /// <summary>
+    /// Records that may wait to be written behind to the remote tier (only their keys are queued: each is read back from
+    /// the local tiers when sent, so the queue holds no record bytes). A put that finds the queue full is stored locally
+    /// but not sent, and counted in <see cref="StoreStatistics.RemoteWritesDropped"/>. 1 to 1,048,576. Default: 4,096.
+    /// </summary>
+    public int RemoteWriteQueueLength { get; init; } = 4096;
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Directory))
             throw Invalid(nameof(Directory), "must name a directory.");
+        if (RemoteWriteQueueLength is < 1 or > 1 << 20)
+            throw Invalid(nameof(RemoteWriteQueueLength), $"is {RemoteWriteQueueLength}; it must be between 1 and 1048576.");
+        if (!Enum.IsDefined(RemoteWrites))
+            throw Invalid(nameof(RemoteWrites), $"is {(int)RemoteWrites}, not a {nameof(RemoteWritePolicy)}.");
         if (MemoryCapacityBytes < 0)
             throw Invalid(nameof(MemoryCapacityBytes), $"is {MemoryCapacityBytes}; it must be 0 (no memory tier) or more.");
         if (DiskCapacityBytes < Segments.SegmentFormat.BlockSize)

@@ -57,6 +57,21 @@ public sealed record StoreStatistics
     /// <summary>Leases not yet disposed.</summary>
     public long OpenLeases { get; init; }
 
+    /// <summary>Async gets (<see cref="KvStore.GetAsync"/>) that missed locally and were served by the remote tier.</summary>
+    public long RemoteHits { get; init; }
+
+    /// <summary>Async gets that missed locally and at the remote tier (or whose remote copy was refused as corrupt).</summary>
+    public long RemoteMisses { get; init; }
+
+    /// <summary>Records written behind to the remote tier and acknowledged by it.</summary>
+    public long RemoteWrites { get; init; }
+
+    /// <summary>Records not written behind: the queue was full, the remote refused or was down, or the store closed first. Each is still stored locally.</summary>
+    public long RemoteWritesDropped { get; init; }
+
+    /// <summary>Records waiting to be written behind now.</summary>
+    public long RemoteWritesQueued { get; init; }
+
     /// <summary>Records indexed from a segment tail at open (written but not acknowledged before a crash).</summary>
     public long RecoveredRecords { get; init; }
 

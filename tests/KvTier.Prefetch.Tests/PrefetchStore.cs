@@ -4,6 +4,7 @@ using KvTier.Format.Codecs;
 using KvTier.Keys;
 using KvTier.Layout;
 using KvTier.Storage;
+using KvTier.Storage.Remote;
 using Xunit;
 
 namespace KvTier.Prefetch.Tests;
@@ -15,11 +16,13 @@ internal sealed class PrefetchStore : IDisposable
 
     private readonly bool _verifyOnPut;
     private readonly long _memoryBytes;
+    private readonly IRemoteTier? _remote;
 
-    public PrefetchStore(bool verifyOnPut = true, long memoryBytes = 0)
+    public PrefetchStore(bool verifyOnPut = true, long memoryBytes = 0, IRemoteTier? remote = null)
     {
         _verifyOnPut = verifyOnPut;
         _memoryBytes = memoryBytes;
+        _remote = remote;
         Directory = Path.Combine(Path.GetTempPath(), "kvtier-prefetch-tests", Guid.NewGuid().ToString("n"));
         System.IO.Directory.CreateDirectory(Directory);
         Store = KvStore.Open(Options());
@@ -154,6 +157,7 @@ internal sealed class PrefetchStore : IDisposable
     {
         Directory = Directory,
         MemoryCapacityBytes = _memoryBytes,
+        RemoteTier = _remote,
         DiskCapacityBytes = 1L << 30,
         SegmentSizeBytes = 1L << 20,
         MaxRecordBytes = 1L << 19,

@@ -1,6 +1,7 @@
 using KvTier.Format.Codecs;
 using KvTier.Keys;
 using KvTier.Storage;
+using KvTier.Testing.Remote;
 using Xunit;
 
 namespace KvTier.Prefetch.Tests;
@@ -77,5 +78,35 @@ public sealed class StoreTierTests
         store.AssertReleased(prefetcher);
         PrefetcherStatistics statistics = prefetcher.GetStatistics();
         Assert.Equal(inPlace, statistics.StagingAllocatedBytes == 0);
+    }
+
+    [Fact]
+    public async Task Chunks_only_the_remote_tier_holds_are_fetched_and_delivered()
+    {
+        var remote = new InMemoryRemoteTier();
+        using var store = new PrefetchStore(remote: remote);
+        // Chunks 1 and 3 exist only at the remote (another instance computed them); chunk 4 exists nowhere.
+        (ChunkKey[] keys, byte[][] records) = store.AddChunks(5, CodecId.Ans, tamper: (c, record) =>
+        {
+            if (c is 1 or 3)
+                remote.Seed(record);
+            return c is 1 or 3 or 4 ? null : record;
+        });
+        await store.Store.FlushRemoteAsync();
+        await using var prefetcher = new Prefetcher(store.Store);
+        KvDestination destination = PrefetchStore.Destination(keys.Length);
+        await using (PrefetchRequest request = prefetcher.Start(keys, destination))
+        {
+            PrefetchResult result = await request.Completion;
+            Assert.Equal([ChunkStatus.Loaded, ChunkStatus.Loaded, ChunkStatus.Loaded, ChunkStatus.Loaded, ChunkStatus.NotFound], result.Chunks);
+            for (int c = 0; c < 4; c++)
+            {
+                for (int layer = 0; layer < 3; layer++)
+                    PrefetchStore.AssertDelivered(destination, records[c], c, layer);
+            }
+        }
+        store.AssertReleased(prefetcher);
+        Assert.Equal(2, store.Store.GetStatistics().RemoteHits);
+        Assert.True(store.Store.Contains(keys[1])); // Kept locally for the next request.
     }
 }
