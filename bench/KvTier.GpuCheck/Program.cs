@@ -84,7 +84,7 @@ static int Run(CheckOptions options, JsonObject result, Stopwatch clock)
     Console.WriteLine(result["device"]!["ilgpuInformation"]);
 
     long compileStart = Stopwatch.GetTimestamp();
-    var decoder = new GpuSectionDecoder(accelerator);
+    using var decoder = new GpuSectionDecoder(accelerator);
     result["kernelCompileSeconds"] = Math.Round(Stopwatch.GetElapsedTime(compileStart).TotalSeconds, 3);
     Write(options.OutputFile, result);
 

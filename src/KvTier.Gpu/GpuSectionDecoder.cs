@@ -25,11 +25,20 @@ namespace KvTier.Gpu;
 /// </summary>
 /// <remarks>
 /// Not thread-safe: calls launch on the accelerator's default stream and must not overlap. One instance per accelerator
-/// and decoding thread. The caller owns the accelerator and disposes it after this decoder.
+/// and decoding thread. The caller owns the accelerator and disposes it after this decoder. Uploads and intermediate
+/// values go through device buffers kept from call to call (grown to the largest section seen), so a steady stream of
+/// decodes allocates nothing on the device; <see cref="Dispose"/> frees them.
 /// </remarks>
-public sealed class GpuSectionDecoder
+public sealed class GpuSectionDecoder : IDisposable
 {
     private readonly GpuKernels _kernels;
+    // Reused device buffers, one per role (a role's contents are dead once the call that filled them returns).
+    private readonly DeviceScratch<float> _output = new(), _scales = new();
+    private readonly DeviceScratch<uint> _words32 = new(), _states = new();
+    private readonly DeviceScratch<ushort> _words16 = new(), _scaleHalves = new(), _narrow = new(), _ansWords = new();
+    private readonly DeviceScratch<byte> _bytes = new();
+    private readonly DeviceScratch<int> _cumulative = new(), _starts = new(), _quantized = new(), _fault = new();
+    private bool _disposed;
 
     /// <summary>Compiles the decode kernels for <paramref name="accelerator"/> (once; slow on the first call).</summary>
     /// <exception cref="PlatformNotSupportedException">The host is big-endian (payload words are reinterpreted in place).</exception>
@@ -52,6 +61,7 @@ public sealed class GpuSectionDecoder
     public MemoryBuffer1D<float, Stride1D.Dense> Decode(ChunkRecord record, int layer, SectionKind kind)
     {
         ArgumentNullException.ThrowIfNull(record);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         return DecodePayload(record, layer, kind, record.GetPayload(layer, kind));
     }
 
@@ -65,26 +75,13 @@ public sealed class GpuSectionDecoder
     public MemoryBuffer1D<float, Stride1D.Dense> DecodePayload(ChunkRecord record, int layer, SectionKind kind, ReadOnlySpan<byte> payload)
     {
         ArgumentNullException.ThrowIfNull(record);
-        ArgumentOutOfRangeException.ThrowIfNegative(layer);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, record.Header.Layout.Layers);
-        long expected = record.Sections[2 * layer + (int)kind].Length;
-        if (payload.Length != expected)
-            throw new ArgumentException($"The payload is {payload.Length} bytes; the section is {expected}.", nameof(payload));
-        ChunkRecordHeader header = record.Header;
-        int elements = header.TokenCount * header.Layout.KvDim;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckSection(record, layer, kind, payload);
+        int elements = record.Header.TokenCount * record.Header.Layout.KvDim;
         MemoryBuffer1D<float, Stride1D.Dense> output = Accelerator.Allocate1D<float>(elements);
         try
         {
-            bool valid = header.Codec switch
-            {
-                CodecId.Raw => DecodeRaw(header, payload, output.View),
-                CodecId.Q8 => DecodeQ8(header, payload, output.View),
-                CodecId.Ans => DecodeAns(record, layer, kind, payload, output.View),
-                _ => false,
-            };
-            if (!valid)
-                ThrowFromCpu(record, layer, kind);
-            Accelerator.Synchronize();
+            DecodeInto(record, layer, kind, payload, output.View);
             return output;
         }
         catch
@@ -94,17 +91,81 @@ public sealed class GpuSectionDecoder
         }
     }
 
+    /// <summary>
+    /// Decodes an already checked payload (see <see cref="DecodePayload(ChunkRecord, int, SectionKind, ReadOnlySpan{byte})"/>)
+    /// straight into <paramref name="destination"/>, a view of this decoder's accelerator: no intermediate buffer and no
+    /// device-to-device copy. The launches have completed on return.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="payload"/> or <paramref name="destination"/> has the wrong length, or the view is on another accelerator.</exception>
+    /// <exception cref="ChunkRecordException">The payload is malformed (the CPU decoder's error).</exception>
+    public void DecodePayload(ChunkRecord record, int layer, SectionKind kind, ReadOnlySpan<byte> payload, ArrayView1D<float, Stride1D.Dense> destination)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int elements = record.Header.TokenCount * record.Header.Layout.KvDim;
+        if (destination.Length != elements)
+            throw new ArgumentException($"Destination holds {destination.Length} values; the section has {elements}.", nameof(destination));
+        if (destination.GetAccelerator() != Accelerator)
+            throw new ArgumentException("The destination is a view of another accelerator.", nameof(destination));
+        CheckSection(record, layer, kind, payload);
+        DecodeInto(record, layer, kind, payload, destination);
+    }
+
+    /// <summary>Frees the reused device buffers. The decoder cannot be used afterwards.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        foreach (IDisposable scratch in new IDisposable[] { _output, _scales, _words32, _states, _words16, _scaleHalves, _narrow, _ansWords, _bytes, _cumulative, _starts, _quantized, _fault })
+            scratch.Dispose();
+    }
+
+    /// <summary>Device bytes held in reused buffers now (for diagnostics).</summary>
+    public long ScratchBytes =>
+        _output.Bytes + _scales.Bytes + _words32.Bytes + _states.Bytes + _words16.Bytes + _scaleHalves.Bytes + _narrow.Bytes
+        + _ansWords.Bytes + _bytes.Bytes + _cumulative.Bytes + _starts.Bytes + _quantized.Bytes + _fault.Bytes;
+
+    private static void CheckSection(ChunkRecord record, int layer, SectionKind kind, ReadOnlySpan<byte> payload)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, record.Header.Layout.Layers);
+        long expected = record.Sections[2 * layer + (int)kind].Length;
+        if (payload.Length != expected)
+            throw new ArgumentException($"The payload is {payload.Length} bytes; the section is {expected}.", nameof(payload));
+    }
+
+    /// <summary>Runs the codec's kernels into <paramref name="output"/> and waits for them; a bad payload throws the CPU decoder's error.</summary>
+    private void DecodeInto(ChunkRecord record, int layer, SectionKind kind, ReadOnlySpan<byte> payload, ArrayView1D<float, Stride1D.Dense> output)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ChunkRecordHeader header = record.Header;
+        bool valid = header.Codec switch
+        {
+            CodecId.Raw => DecodeRaw(header, payload, output),
+            CodecId.Q8 => DecodeQ8(header, payload, output),
+            CodecId.Ans => DecodeAns(record, layer, kind, payload, output),
+            _ => false,
+        };
+        if (!valid)
+            ThrowFromCpu(record, layer, kind);
+        Accelerator.Synchronize();
+    }
+
     /// <summary>Decodes section (<paramref name="layer"/>, <paramref name="kind"/>) on the device into <paramref name="destination"/> (tokens × KV width values).</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> has the wrong length.</exception>
     /// <exception cref="ChunkRecordException">The section's checksum or payload is bad.</exception>
     public void Decode(ChunkRecord record, int layer, SectionKind kind, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(record);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         int elements = record.Header.TokenCount * record.Header.Layout.KvDim;
         if (destination.Length != elements)
             throw new ArgumentException($"Destination holds {destination.Length} values; the section has {elements}.", nameof(destination));
-        using MemoryBuffer1D<float, Stride1D.Dense> buffer = Decode(record, layer, kind);
-        buffer.View.CopyToCPU(Accelerator.DefaultStream, destination);
+        ReadOnlySpan<byte> payload = record.GetPayload(layer, kind);
+        ArrayView1D<float, Stride1D.Dense> output = _output.Get(Accelerator, elements);
+        DecodeInto(record, layer, kind, payload, output);
+        output.CopyToCPU(Accelerator.DefaultStream, destination);
         Accelerator.Synchronize();
     }
 
@@ -114,11 +175,14 @@ public sealed class GpuSectionDecoder
     public void DecodePayload(ChunkRecord record, int layer, SectionKind kind, ReadOnlySpan<byte> payload, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(record);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         int elements = record.Header.TokenCount * record.Header.Layout.KvDim;
         if (destination.Length != elements)
             throw new ArgumentException($"Destination holds {destination.Length} values; the section has {elements}.", nameof(destination));
-        using MemoryBuffer1D<float, Stride1D.Dense> buffer = DecodePayload(record, layer, kind, payload);
-        buffer.View.CopyToCPU(Accelerator.DefaultStream, destination);
+        CheckSection(record, layer, kind, payload);
+        ArrayView1D<float, Stride1D.Dense> output = _output.Get(Accelerator, elements);
+        DecodeInto(record, layer, kind, payload, output);
+        output.CopyToCPU(Accelerator.DefaultStream, destination);
         Accelerator.Synchronize();
     }
 
@@ -132,6 +196,7 @@ public sealed class GpuSectionDecoder
     public void DecodeElements(ChunkRecord record, int layer, SectionKind kind, Span<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(record);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         KvLayout layout = record.Header.Layout;
         int elements = record.Header.TokenCount * layout.KvDim;
         if (destination.Length != elements * layout.ElementSize)
@@ -145,22 +210,23 @@ public sealed class GpuSectionDecoder
             return;
         }
 
-        using MemoryBuffer1D<float, Stride1D.Dense> values = Decode(record, layer, kind);
+        ArrayView1D<float, Stride1D.Dense> values = _output.Get(Accelerator, elements);
+        DecodeInto(record, layer, kind, record.GetPayload(layer, kind), values);
         if (layout.ElementType == KvElementType.Float32)
         {
             // SAFETY: the destination's bytes viewed as binary32 on a little-endian host (checked in the constructor); lengths checked above.
-            values.View.CopyToCPU(Accelerator.DefaultStream, MemoryMarshal.Cast<byte, float>(destination));
+            values.CopyToCPU(Accelerator.DefaultStream, MemoryMarshal.Cast<byte, float>(destination));
             Accelerator.Synchronize();
             return;
         }
 
-        using MemoryBuffer1D<ushort, Stride1D.Dense> narrow = Accelerator.Allocate1D<ushort>(elements);
+        ArrayView1D<ushort, Stride1D.Dense> narrow = _narrow.Get(Accelerator, elements);
         if (layout.ElementType == KvElementType.Float16)
-            _kernels.NarrowToHalf(elements, values.View, narrow.View);
+            _kernels.NarrowToHalf(elements, values, narrow);
         else
-            _kernels.NarrowToBFloat16(elements, values.View, narrow.View);
+            _kernels.NarrowToBFloat16(elements, values, narrow);
         // SAFETY: as above, 16-bit elements.
-        narrow.View.CopyToCPU(Accelerator.DefaultStream, MemoryMarshal.Cast<byte, ushort>(destination));
+        narrow.CopyToCPU(Accelerator.DefaultStream, MemoryMarshal.Cast<byte, ushort>(destination));
         Accelerator.Synchronize();
     }
 
@@ -173,19 +239,17 @@ public sealed class GpuSectionDecoder
         if (type == KvElementType.Float32)
         {
             // SAFETY: reinterprets the little-endian payload (checked host order) as u32 words; the length is a multiple of 4.
-            using MemoryBuffer1D<uint, Stride1D.Dense> words = Upload(MemoryMarshal.Cast<byte, uint>(payload));
-            _kernels.WidenSingle((int)output.Length, words.View, output);
-            Accelerator.Synchronize();
+            ArrayView1D<uint, Stride1D.Dense> words = _words32.Upload(Accelerator, MemoryMarshal.Cast<byte, uint>(payload));
+            _kernels.WidenSingle((int)output.Length, words, output);
             return true;
         }
 
         // SAFETY: as above, 16-bit words.
-        using MemoryBuffer1D<ushort, Stride1D.Dense> halves = Upload(MemoryMarshal.Cast<byte, ushort>(payload));
+        ArrayView1D<ushort, Stride1D.Dense> halves = _words16.Upload(Accelerator, MemoryMarshal.Cast<byte, ushort>(payload));
         if (type == KvElementType.Float16)
-            _kernels.WidenHalf((int)output.Length, halves.View, output);
+            _kernels.WidenHalf((int)output.Length, halves, output);
         else
-            _kernels.WidenBFloat16((int)output.Length, halves.View, output);
-        Accelerator.Synchronize();
+            _kernels.WidenBFloat16((int)output.Length, halves, output);
         return true;
     }
 
@@ -203,10 +267,10 @@ public sealed class GpuSectionDecoder
                 return false;
         }
 
-        using MemoryBuffer1D<float, Stride1D.Dense> scaleBuffer = Upload(scales);
-        using MemoryBuffer1D<byte, Stride1D.Dense> quantized = Upload(payload[(4 * groups)..]);
-        using MemoryBuffer1D<int, Stride1D.Dense> fault = NewFault();
-        _kernels.Q8Dequantize(elements, quantized.View, scaleBuffer.View, output, fault.View, layout.HeadDim);
+        ArrayView1D<float, Stride1D.Dense> scaleBuffer = _scales.Upload(Accelerator, scales);
+        ArrayView1D<byte, Stride1D.Dense> quantized = _bytes.Upload(Accelerator, payload[(4 * groups)..]);
+        ArrayView1D<int, Stride1D.Dense> fault = NewFault();
+        _kernels.Q8Dequantize(elements, quantized, scaleBuffer, output, fault, layout.HeadDim);
         RoundToElementType(layout.ElementType, output);
         return NoFault(fault);
     }
@@ -220,32 +284,31 @@ public sealed class GpuSectionDecoder
         AnsHostTables tables = AnsHostTables.Build(context, payload); // throws BadPayload exactly as the CPU decoder does
         AnsPayloadLayout fields = tables.Fields;
         AnsLaneShape shape = tables.Shape;
-        using MemoryBuffer1D<int, Stride1D.Dense> cumulativeBuffer = Upload<int>(tables.Cumulative);
-        using MemoryBuffer1D<uint, Stride1D.Dense> stateBuffer = Upload<uint>(tables.States);
-        using MemoryBuffer1D<int, Stride1D.Dense> startBuffer = Upload<int>(tables.Starts);
-        using MemoryBuffer1D<ushort, Stride1D.Dense> wordBuffer = Upload<ushort>(tables.Words);
-        using MemoryBuffer1D<float, Stride1D.Dense> scales = UploadScales(fields, payload);
-        using MemoryBuffer1D<int, Stride1D.Dense> quantized = Accelerator.Allocate1D<int>(output.Length);
-        using MemoryBuffer1D<int, Stride1D.Dense> fault = NewFault();
+        ArrayView1D<int, Stride1D.Dense> cumulativeBuffer = _cumulative.Upload(Accelerator, tables.Cumulative);
+        ArrayView1D<uint, Stride1D.Dense> stateBuffer = _states.Upload(Accelerator, tables.States);
+        ArrayView1D<int, Stride1D.Dense> startBuffer = _starts.Upload(Accelerator, tables.Starts);
+        ArrayView1D<ushort, Stride1D.Dense> wordBuffer = _ansWords.Upload(Accelerator, tables.Words);
+        ArrayView1D<float, Stride1D.Dense> scales = UploadScales(fields, payload);
+        ArrayView1D<int, Stride1D.Dense> quantized = _quantized.Get(Accelerator, output.Length);
+        ArrayView1D<int, Stride1D.Dense> fault = NewFault();
 
-        _kernels.AnsDecodeLanes(shape.Lanes, cumulativeBuffer.View, stateBuffer.View, startBuffer.View, wordBuffer.View, quantized.View, fault.View, shape);
+        _kernels.AnsDecodeLanes(shape.Lanes, cumulativeBuffer, stateBuffer, startBuffer, wordBuffer, quantized, fault, shape);
         if (fields.Prediction == 1)
-            _kernels.AnsAccumulatePrediction(shape.KvDim, quantized.View, fault.View, shape);
-        _kernels.AnsDequantize(shape.Elements, quantized.View, scales.View, output, shape);
+            _kernels.AnsAccumulatePrediction(shape.KvDim, quantized, fault, shape);
+        _kernels.AnsDequantize(shape.Elements, quantized, scales, output, shape);
         RoundToElementType(layout.ElementType, output);
         return NoFault(fault);
     }
 
-    private MemoryBuffer1D<float, Stride1D.Dense> UploadScales(in AnsPayloadLayout fields, ReadOnlySpan<byte> payload)
+    private ArrayView1D<float, Stride1D.Dense> UploadScales(in AnsPayloadLayout fields, ReadOnlySpan<byte> payload)
     {
         ReadOnlySpan<byte> region = payload.Slice(fields.ScalesOffset, fields.ScaleSize * fields.ScaleCount);
         if (fields.ScaleType == AnsScaleType.Float32)
-            return Upload(MemoryMarshal.Cast<byte, float>(region));
+            return _scales.Upload(Accelerator, MemoryMarshal.Cast<byte, float>(region));
 
-        using MemoryBuffer1D<ushort, Stride1D.Dense> halves = Upload(MemoryMarshal.Cast<byte, ushort>(region));
-        MemoryBuffer1D<float, Stride1D.Dense> scales = Accelerator.Allocate1D<float>(fields.ScaleCount);
-        _kernels.WidenHalf(fields.ScaleCount, halves.View, scales.View);
-        Accelerator.Synchronize(); // before the staging buffer is freed
+        ArrayView1D<ushort, Stride1D.Dense> halves = _scaleHalves.Upload(Accelerator, MemoryMarshal.Cast<byte, ushort>(region));
+        ArrayView1D<float, Stride1D.Dense> scales = _scales.Get(Accelerator, fields.ScaleCount);
+        _kernels.WidenHalf(fields.ScaleCount, halves, scales);
         return scales;
     }
 
@@ -257,25 +320,17 @@ public sealed class GpuSectionDecoder
             _kernels.RoundToBFloat16((int)values.Length, values);
     }
 
-    private MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(ReadOnlySpan<T> data)
-        where T : unmanaged
+    private ArrayView1D<int, Stride1D.Dense> NewFault()
     {
-        MemoryBuffer1D<T, Stride1D.Dense> buffer = Accelerator.Allocate1D<T>(data.Length);
-        buffer.View.CopyFromCPU(Accelerator.DefaultStream, data);
-        return buffer;
-    }
-
-    private MemoryBuffer1D<int, Stride1D.Dense> NewFault()
-    {
-        MemoryBuffer1D<int, Stride1D.Dense> fault = Accelerator.Allocate1D<int>(1);
-        fault.MemSetToZero();
+        ArrayView1D<int, Stride1D.Dense> fault = _fault.Get(Accelerator, 1);
+        fault.MemSetToZero(Accelerator.DefaultStream);
         return fault;
     }
 
-    private bool NoFault(MemoryBuffer1D<int, Stride1D.Dense> fault)
+    private bool NoFault(ArrayView1D<int, Stride1D.Dense> fault)
     {
         Span<int> flag = stackalloc int[1];
-        fault.View.CopyToCPU(Accelerator.DefaultStream, flag);
+        fault.CopyToCPU(Accelerator.DefaultStream, flag);
         Accelerator.Synchronize();
         return flag[0] == 0;
     }

@@ -41,6 +41,7 @@ public sealed class CpuAcceleratorFixture : IDisposable
 
     public void Dispose()
     {
+        Decoder.Dispose();
         Accelerator.Dispose();
         Context.Dispose();
     }

@@ -120,10 +120,8 @@ public sealed class AcceleratorSectionDecoder : ISectionDecoder, IStagingMemoryR
             ObjectDisposedException.ThrowIf(_disposed, this);
             cancellationToken.ThrowIfCancellationRequested();
             Accelerator.Bind();
-            // GpuSectionDecoder decodes into a buffer of its own; one device-to-device copy places it.
-            using MemoryBuffer1D<float, Stride1D.Dense> decoded = _decoder.DecodePayload(section.Record, section.Layer, section.Kind, section.Payload);
-            decoded.View.CopyTo(Accelerator.DefaultStream, destination);
-            Accelerator.Synchronize();
+            // Straight into the destination's rows: no intermediate buffer, no device-to-device copy.
+            _decoder.DecodePayload(section.Record, section.Layer, section.Kind, section.Payload, destination);
         }
         finally
         {
@@ -172,6 +170,7 @@ public sealed class AcceleratorSectionDecoder : ISectionDecoder, IStagingMemoryR
             if (_disposed)
                 return;
             _disposed = true;
+            _decoder.Dispose(); // Its reused device buffers, before the accelerator that holds them.
             if (_ownsAccelerator)
                 Accelerator.Dispose();
             _ownedContext?.Dispose();

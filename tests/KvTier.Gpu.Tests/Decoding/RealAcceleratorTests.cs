@@ -20,7 +20,7 @@ public sealed class RealAcceleratorTests(ITestOutputHelper output)
         Assert.NotNull(accelerator);
 
         output.WriteLine($"Device: {accelerator.Name} ({accelerator.AcceleratorType}).");
-        var decoder = new GpuSectionDecoder(accelerator);
+        using var decoder = new GpuSectionDecoder(accelerator);
         foreach ((CodecId codec, int level) in Records.CodecLevels())
         {
             foreach (KvElementType type in new[] { KvElementType.Float32, KvElementType.Float16, KvElementType.BFloat16 })

@@ -111,6 +111,60 @@ public sealed class SectionDecoderTests(CpuAcceleratorFixture gpu)
         Sizes.BitEqual(expected, gpu.Download(buffer));
     }
 
+    [Theory]
+    [InlineData(CodecId.Raw, 0, KvElementType.Float16)]
+    [InlineData(CodecId.Q8, 0, KvElementType.Float32)]
+    [InlineData(CodecId.Ans, 2, KvElementType.BFloat16)]
+    public void Decoding_into_a_device_view_fills_exactly_those_rows(CodecId codec, int level, KvElementType type)
+    {
+        ChunkRecord record = Records.Create(Records.Layout(type), 17, codec, level, smooth: true);
+        int elements = 17 * record.Header.Layout.KvDim;
+        var expected = new float[elements];
+        record.DecodeSection(0, SectionKind.Keys, expected);
+        // A view in the middle of a larger buffer, as a prefetch into a device KV buffer writes it.
+        var canvas = new float[elements + 64];
+        Array.Fill(canvas, -7f);
+        using MemoryBuffer1D<float, Stride1D.Dense> buffer = gpu.Upload(canvas);
+        gpu.Decoder.DecodePayload(record, 0, SectionKind.Keys, record.GetPayload(0, SectionKind.Keys), buffer.View.SubView(32, elements));
+
+        float[] result = gpu.Download(buffer);
+        Sizes.BitEqual(expected, result.AsSpan(32, elements).ToArray());
+        Assert.All(result[..32], v => Assert.Equal(-7f, v));
+        Assert.All(result[(32 + elements)..], v => Assert.Equal(-7f, v));
+    }
+
+    [Fact]
+    public void Repeated_decodes_reuse_device_buffers_instead_of_allocating()
+    {
+        using var decoder = new GpuSectionDecoder(gpu.Accelerator);
+        ChunkRecord[] records =
+        [
+            Records.Create(Records.Layout(KvElementType.Float16), 1025, CodecId.Ans, 2, smooth: true),
+            Records.Create(Records.Layout(KvElementType.Float32), 17, CodecId.Q8, 0, smooth: false),
+            Records.Create(Records.Layout(KvElementType.BFloat16), 257, CodecId.Raw, 0, smooth: false),
+        ];
+        long afterFirstPass = 0;
+        for (int pass = 0; pass < 3; pass++)
+        {
+            foreach (ChunkRecord record in records)
+            {
+                var expected = new float[record.Header.TokenCount * record.Header.Layout.KvDim];
+                record.DecodeSection(0, SectionKind.Values, expected);
+                var actual = new float[expected.Length];
+                decoder.Decode(record, 0, SectionKind.Values, actual);
+                Sizes.BitEqual(expected, actual);
+            }
+            if (pass == 0)
+                afterFirstPass = decoder.ScratchBytes;
+        }
+        Assert.True(afterFirstPass > 0);
+        Assert.Equal(afterFirstPass, decoder.ScratchBytes); // Grown once to the largest section, then reused.
+        decoder.Dispose();
+        Assert.Equal(0, decoder.ScratchBytes);
+        Assert.Throws<ObjectDisposedException>(() => decoder.Decode(records[1], 0, SectionKind.Keys, new float[17 * records[1].Header.Layout.KvDim]));
+        Assert.Equal(0, decoder.ScratchBytes); // Refused before anything was allocated again.
+    }
+
     [Fact]
     public void A_wrong_destination_length_is_rejected()
     {
