@@ -33,7 +33,10 @@ public sealed record PrefetcherStatistics
     /// <summary>Times a reader waited for staging memory (backpressure).</summary>
     public long BackpressureWaits { get; init; }
 
-    /// <summary>Sections staged (payload copied into staging memory after its checksum passed).</summary>
+    /// <summary>
+    /// Sections read and checked, ready for a decoder: copied into staging memory after their checksum passed, or handed
+    /// to the CPU decoder in place (<see cref="PrefetcherOptions.CpuDecodeInPlace"/>).
+    /// </summary>
     public long SectionsStaged { get; init; }
 
     /// <summary>Sections decoded into a destination.</summary>

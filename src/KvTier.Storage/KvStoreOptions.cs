@@ -94,7 +94,8 @@ public sealed record KvStoreOptions
     /// A tier beyond this machine, last in the chain local memory → local disk → remote: a <c>kvtier serve</c> server
     /// (KvTier.Remote's <c>RemoteTier</c>) or Redis (KvTier.Redis's <c>RedisTier</c>). <see cref="KvStore.GetAsync"/> and
     /// <see cref="KvStore.LongestPrefixAsync"/> fall through to it on a local miss (a record it returns is checked and
-    /// then kept locally); puts are written behind to it per <see cref="RemoteWrites"/>. The synchronous gets stay local.
+    /// then kept locally); puts are written behind to it per <see cref="RemoteWrites"/>. The synchronous gets, deletes
+    /// and evictions stay local.
     /// The tier belongs to the caller, who disposes it after the store. Default: null (local tiers only).
     /// </summary>
     public IRemoteTier? RemoteTier { get; init; }

@@ -398,7 +398,7 @@ internal static class DemoCommand
             + $"ready when its last section and every earlier layer's are decoded ({decoder} decoder, {prefetcher.Options.DecodeParallelism} decode "
             + $"workers per request; each request's median of {TimedLoads} loads, after one untimed warm-up load).");
         PrefetcherStatistics statistics = prefetcher.GetStatistics();
-        console.MarkupLine($"Prefetcher: {statistics.Requests} requests (with the warm-up and repeats), {statistics.SectionsStaged:N0} sections staged and "
+        console.MarkupLine($"Prefetcher: {statistics.Requests} requests (with the warm-up and repeats), {statistics.SectionsStaged:N0} sections read and checked and "
             + $"{statistics.SectionsDecoded:N0} decoded, {statistics.BackpressureWaits} backpressure waits, {statistics.CorruptChunks} corrupt chunks; "
             + $"{statistics.StagingRentedBytes:N0} bytes of staging still rented.");
     }
