@@ -18,6 +18,7 @@ internal static class Program
         ["kv-cache"] = KvCacheFileTarget.Target,
         ["chunk-record"] = ChunkRecordTarget.Target,
         ["segment"] = SegmentTarget.Target,
+        ["frame"] = FrameTarget.Target,
     };
 
     private static int Main(string[] args)

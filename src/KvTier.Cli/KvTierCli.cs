@@ -51,6 +51,8 @@ internal static class KvTierCli
         root.Subcommands.Add(CompactCommand.Create(context));
         root.Subcommands.Add(RepairCommand.Create(context));
         root.Subcommands.Add(ConformanceCommand.Create(context));
+        root.Subcommands.Add(ServeCommand.Create(context));
+        root.Subcommands.Add(RemoteCommand.Create(context));
         return root;
     }
 }

@@ -73,6 +73,37 @@ public sealed class DemoCommandTests
         Assert.Contains("ans 2 (default)", text, StringComparison.Ordinal);
     }
 
+    [RequiresModelFact]
+    public void Shared_demo_passes_instance_As_cache_to_instance_B_through_a_server()
+    {
+        CliResult result = CliRunner.Run("demo", "--shared", "--steps", "200", "--chunk-tokens", "64");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(string.Empty, result.Error);
+        string text = result.Console;
+        Assert.Contains("Started a cache server", text, StringComparison.Ordinal);
+        // Requests 1-4 produce 4 + 4 + 4 + 4 chunks at 200 positions (the last one partial); request 5 repeats request 1.
+        Match stored = Regex.Match(text, @"stored (\d+) chunks in its own store; (\d+) written behind to the server \([\d,]+ bytes\), 0 dropped");
+        Assert.True(stored.Success, text);
+        Assert.Equal(stored.Groups[1].Value, stored.Groups[2].Value); // every chunk A stored reached the server
+        Match fetched = Regex.Match(text, @"Instance B: (\d+) chunks fetched from the server \(each checked, then kept in its own store\), 0 remote misses");
+        Assert.True(fetched.Success, text);
+        Assert.Equal(stored.Groups[1].Value, fetched.Groups[1].Value); // B fetched each chunk once; request 5 found them local
+        Assert.Contains("0 (already local)", text, StringComparison.Ordinal);
+        Assert.Contains("loaded 192 cached positions (3 chunks) and computed 8 of 200 positions", text, StringComparison.Ordinal);
+        Assert.Contains("instance A computed it, the server passed it on", text, StringComparison.Ordinal);
+        Assert.Contains("identical within 1e-5", text, StringComparison.Ordinal);
+    }
+
+    [RequiresModelFact]
+    public void Shared_demo_with_a_server_but_no_token_file_is_refused()
+    {
+        CliResult result = CliRunner.Run("demo", "--shared", "--server", "127.0.0.1:9", "--steps", "10");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--token-file", result.Error, StringComparison.Ordinal);
+    }
+
     /// <summary>The prefetch table's rows, each split into its trimmed cells.</summary>
     private static string[][] PrefetchRows(string text)
     {

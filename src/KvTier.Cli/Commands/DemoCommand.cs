@@ -21,7 +21,7 @@ namespace KvTier.Cli.Commands;
 /// layer-by-layer engine need not wait for), and checks that continuing from the KV the prefetcher delivered gives the
 /// logits of a full prefill.
 /// </summary>
-internal static class DemoCommand
+internal static partial class DemoCommand
 {
     /// <summary>The demo's requests; the last repeats the first, as a second user asking the same thing would.</summary>
     internal static readonly string[] Prompts =
@@ -51,14 +51,32 @@ internal static class DemoCommand
                 + "Default: $XDG_CACHE_HOME/kvtier/demo-store, else ~/.cache/kvtier/demo-store",
             HelpName = "DIR",
         };
+        var shared = new Option<bool>("--shared")
+        {
+            Description = "Instead: two instances share one cache server. Instance A computes the prompts and stores their KV, written behind to the "
+                + "server; instance B, with an empty store of its own, loads the prefixes from the server and continues from them. Starts a "
+                + "server in this process over a scratch store unless --server names one",
+        };
+        var server = new Option<string?>("--server")
+        {
+            Description = "With --shared: the kvtier serve server to share through (HOST:PORT; needs --token-file)",
+            HelpName = "HOST:PORT",
+        };
+        var tokenFile = new Option<string?>("--token-file")
+        {
+            Description = "With --server: the file holding the server's shared secret",
+            HelpName = "FILE",
+        };
         var command = new Command("demo",
             "Run the reference model on a handful of prompts, report what a KV cache would hold, store the chunks, reopen the store and serve "
             + "the requests from it (prefix hits per tier, bytes read), load the stored prefixes through the prefetcher (per-layer readiness), "
-            + "and check that continuing from the prefetched KV equals a full prefill")
+            + "and check that continuing from the prefetched KV equals a full prefill; with --shared, two instances share one cache server")
         {
-            steps, chunkTokens, store,
+            steps, chunkTokens, store, shared, server, tokenFile,
         };
-        command.SetAction(parse => context.Guard(() => Run(context, parse, parse.GetValue(steps), parse.GetValue(chunkTokens), parse.GetValue(store))));
+        command.SetAction(parse => context.Guard(() => parse.GetValue(shared)
+            ? RunShared(context, parse, parse.GetValue(steps), parse.GetValue(chunkTokens), parse.GetValue(server), parse.GetValue(tokenFile))
+            : Run(context, parse, parse.GetValue(steps), parse.GetValue(chunkTokens), parse.GetValue(store))));
         return command;
     }
 
@@ -424,10 +442,11 @@ internal static class DemoCommand
     private static PrefetchedPrefix Load(Prefetcher prefetcher, LayerTimingDecoder timing, LlamaModel model, ChunkKeys keys, Request request) =>
         LoadAsync(prefetcher, timing, model, keys, request, CancellationToken.None).AsTask().GetAwaiter().GetResult();
 
+    // storedChunks: the request's longest stored prefix when already looked up (across tiers); default: the local tiers' answer.
     private static async ValueTask<PrefetchedPrefix> LoadAsync(
-        Prefetcher prefetcher, LayerTimingDecoder timing, LlamaModel model, ChunkKeys keys, Request request, CancellationToken cancellationToken)
+        Prefetcher prefetcher, LayerTimingDecoder timing, LlamaModel model, ChunkKeys keys, Request request, CancellationToken cancellationToken, int? storedChunks = null)
     {
-        int stored = prefetcher.Store.LongestPrefix(request.PrefixKeys);
+        int stored = storedChunks ?? prefetcher.Store.LongestPrefix(request.PrefixKeys);
         var destination = KvDestination.Allocate(model.Layout.Layers, model.Layout.KvDim, Math.Max(1, stored * keys.ChunkTokens), keys.ChunkTokens);
         var ready = new TimeSpan[destination.Layers];
         long start = Stopwatch.GetTimestamp();
@@ -474,7 +493,8 @@ internal static class DemoCommand
     /// prefetcher delivered them from the reopened store and computes only the rest. The logits must equal those of a
     /// full prefill.
     /// </summary>
-    private static void ReportReuse(IAnsiConsole console, LlamaModel model, ChunkKeys keys, Request[] requests, PrefetchedPrefix prefetched)
+    private static void ReportReuse(IAnsiConsole console, LlamaModel model, ChunkKeys keys, Request[] requests, PrefetchedPrefix prefetched,
+        string source = "KV decoded from the reopened store by the prefetcher")
     {
         Request repeat = requests[^1];
         TokenChunk[] chunks = keys.Split(repeat.Tokens.Length);
@@ -496,7 +516,7 @@ internal static class DemoCommand
             maxDelta = Math.Max(maxDelta, Math.Abs(full[i] - reused[i]));
 
         console.MarkupLine($"Reuse check: request {requests.Length} loaded {cachedPositions} cached positions ({reusable} {(reusable == 1 ? "chunk" : "chunks")}) and computed "
-            + $"{continued.ForwardCount} of {repeat.Tokens.Length} positions, continuing from KV decoded from the reopened store by the prefetcher; "
+            + $"{continued.ForwardCount} of {repeat.Tokens.Length} positions, continuing from {Markup.Escape(source)}; "
             + $"max |logit difference| against a full prefill = {maxDelta:G3}"
             + (maxDelta <= 1e-5f ? " [green](identical within 1e-5)[/]" : " [red](DIFFERS)[/]"));
     }

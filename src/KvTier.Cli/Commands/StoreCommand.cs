@@ -142,52 +142,13 @@ internal static class StoreCommand
         return command;
     }
 
-    private static void WriteListText(TextWriter o, KvStore kv, IReadOnlyList<StoredEntry> entries)
-    {
-        o.WriteLine("# key\tkind\ttokens\tcodec\tlevel\tbytes\tsegment\toffset");
-        long bytes = 0;
-        foreach (StoredEntry e in entries)
-        {
-            bytes += e.RecordLength;
-            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{e.Key}\t{StoreAccess.KindName(e.KeyKind)}\t{e.TokenCount}\t{StoreAccess.CodecName(e.Codec)}\t{e.Level}\t{e.RecordLength}\t{e.SegmentId}\t{e.Offset}"));
-        }
-
-        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"# {entries.Count} {(entries.Count == 1 ? "record" : "records")}, {bytes} record bytes, in {kv.Options.Directory}"));
-    }
+    private static void WriteListText(TextWriter o, KvStore kv, IReadOnlyList<StoredEntry> entries) =>
+        RecordListWriter.WriteText(o, entries, kv.Options.Directory);
 
     private static void WriteListJson(TextWriter o, KvStore kv, IReadOnlyList<StoredEntry> entries)
     {
         IReadOnlyDictionary<ulong, string> files = kv.GetSegments().ToDictionary(s => s.Id, s => s.Path);
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            json.WriteStartObject();
-            json.WriteString("path", kv.Options.Directory);
-            json.WriteStartArray("records");
-            foreach (StoredEntry e in entries)
-            {
-                json.WriteStartObject();
-                json.WriteString("key", e.Key.ToString());
-                json.WriteString("kind", StoreAccess.KindName(e.KeyKind));
-                json.WriteNumber("tokens", e.TokenCount);
-                json.WriteString("codec", StoreAccess.CodecName(e.Codec));
-                json.WriteNumber("codecId", e.Codec);
-                json.WriteNumber("level", e.Level);
-                json.WriteNumber("bytes", e.RecordLength);
-                json.WriteNumber("segment", e.SegmentId);
-                json.WriteString("segmentFile", files.GetValueOrDefault(e.SegmentId));
-                json.WriteNumber("offset", e.Offset);
-                json.WriteNumber("sequence", e.Sequence);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        o.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        RecordListWriter.WriteJson(o, kv.Options.Directory, entries, id => files.GetValueOrDefault(id));
     }
 
     private static Command CreateDelete(CliContext context)

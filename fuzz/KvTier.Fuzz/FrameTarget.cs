@@ -1,0 +1,12 @@
+using KvTier.Remote.Tests.Fuzz;
+
+namespace KvTier.Fuzz;
+
+/// <summary>
+/// Fuzzes the wire protocol's frame parser and message decoders (format-spec/protocol.md §3–§8): frame headers and
+/// their limits, and every message body under every frame type, through <see cref="FrameFuzzCheck"/>.
+/// </summary>
+internal static class FrameTarget
+{
+    public static readonly FuzzTarget Target = new(FrameFuzzCheck.Run, FrameSeeds.Create);
+}

@@ -1,0 +1,31 @@
+namespace KvTier.Remote.Protocol;
+
+// Frame types (format-spec/protocol.md §3.3). Handshake frames travel on the raw connection; the others on a channel.
+internal enum FrameType : byte
+{
+    Hello = 0x01,
+    Challenge = 0x02,
+    Auth = 0x03,
+    Welcome = 0x04,
+
+    Put = 0x10,
+    Data = 0x11,
+    Get = 0x12,
+    Contains = 0x13,
+    LongestPrefix = 0x14,
+    Delete = 0x15,
+    Stats = 0x16,
+    Health = 0x17,
+    List = 0x18,
+
+    PutOk = 0x80,
+    GetBegin = 0x82,
+    ContainsReply = 0x83,
+    LongestPrefixReply = 0x84,
+    DeleteReply = 0x85,
+    StatsReply = 0x86,
+    HealthReply = 0x87,
+    ListReply = 0x88,
+
+    Error = 0x7F,
+}
