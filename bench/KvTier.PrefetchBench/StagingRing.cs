@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace KvTier.PrefetchBench;
@@ -23,6 +24,7 @@ internal sealed unsafe class StagingRing : IDisposable
     }
 
     /// <summary>Copies <paramref name="payload"/> to the next free place (the start again when it does not fit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Copy(ReadOnlySpan<byte> payload)
     {
         if (payload.Length > _length)

@@ -94,7 +94,7 @@ public sealed class KvCacheClient : IAsyncDisposable
             if (!CryptographicOperations.FixedTimeEquals(proof, SharedSecret.ServerProof(options.Secret, version, serverNonce, clientNonce)))
                 throw new RemoteProtocolException(RemoteErrorCode.AuthenticationFailed, $"the server at {options.Host}:{options.Port} does not know the shared secret.");
 
-            MultiplexingStream mux = await MultiplexingStream.CreateAsync(stream, new MultiplexingStream.Options { ProtocolMajorVersion = 3 }, timeout.Token).ConfigureAwait(false);
+            MultiplexingStream mux = await MultiplexingStream.CreateAsync(stream, new MultiplexingStream.Options { ProtocolMajorVersion = 3, DefaultChannelReceivingWindowSize = ProtocolLimits.ChannelReceivingWindowBytes }, timeout.Token).ConfigureAwait(false);
             return new KvCacheClient(options, stream, mux, version, maxKeys, maxRecord);
         }
         catch (Exception e)

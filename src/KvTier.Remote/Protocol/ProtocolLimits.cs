@@ -41,4 +41,12 @@ public static class ProtocolLimits
 
     /// <summary>The longest token file read: 4 KiB (§5.1).</summary>
     public const int MaxSecretBytes = 4096;
+
+    /// <summary>
+    /// Bytes a multiplexed channel may receive before its reader has consumed them (Nerdbank.Streams' channel window):
+    /// 16,384,000, the most the library allows. Its default (1,024,000) makes a 32 MiB transfer wait for a window
+    /// update 33 times; the library also caps all channels of one connection together (65,536,000 by default), which
+    /// bounds what a connection can make its peer buffer.
+    /// </summary>
+    public const long ChannelReceivingWindowBytes = 16_384_000;
 }

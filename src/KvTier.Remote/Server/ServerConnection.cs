@@ -75,7 +75,7 @@ internal sealed partial class ServerConnection
                 stream = await HandshakeAsync(stream, handshake.Token).ConfigureAwait(false);
                 if (stream is null)
                     return;
-                var muxOptions = new MultiplexingStream.Options { ProtocolMajorVersion = 3 };
+                var muxOptions = new MultiplexingStream.Options { ProtocolMajorVersion = 3, DefaultChannelReceivingWindowSize = ProtocolLimits.ChannelReceivingWindowBytes };
                 _mux = await MultiplexingStream.CreateAsync(stream, muxOptions, handshake.Token).ConfigureAwait(false);
             }
             Touch();
