@@ -16,21 +16,30 @@ internal sealed class RedisSystem : IBenchSystem
     private readonly RedisTier _tier;
     private readonly Process? _server;
 
-    private RedisSystem(RedisTier tier, Process? server, string endpoint)
+    private RedisSystem(RedisTier tier, Process? server, string endpoint, string? aofDirectory)
     {
         _tier = tier;
         _server = server;
-        Description = $"redis-server at {endpoint} (memory only: no RDB, no AOF) through KvTier.Redis's RedisTier";
+        _aofDirectory = aofDirectory;
+        Name = aofDirectory is null ? "redis" : "redis aof-always";
+        Description = aofDirectory is null
+            ? $"redis-server at {endpoint} (memory only: no RDB, no AOF) through KvTier.Redis's RedisTier"
+            : $"redis-server at {endpoint} with appendonly yes, appendfsync always (each write fsynced before the reply, as kvtier's puts are) through RedisTier";
     }
 
-    public string Name => "redis";
+    private readonly string? _aofDirectory;
+
+    public string Name { get; }
 
     public string Description { get; }
 
-    /// <summary>Starts (or finds) Redis; null with a reason when there is none.</summary>
-    public static async Task<(RedisSystem? System, string? Why)> StartAsync()
+    /// <summary>
+    /// Starts (or finds) Redis; null with a reason when there is none. With <paramref name="durableIn"/>, always a private
+    /// server whose append-only file (fsync on every write) goes in that folder.
+    /// </summary>
+    public static async Task<(RedisSystem? System, string? Why)> StartAsync(string? durableIn = null)
     {
-        string? endpoint = Environment.GetEnvironmentVariable("KVTIER_REDIS");
+        string? endpoint = durableIn is null ? Environment.GetEnvironmentVariable("KVTIER_REDIS") : null;
         Process? server = null;
         if (string.IsNullOrEmpty(endpoint))
         {
@@ -38,7 +47,12 @@ internal sealed class RedisSystem : IBenchSystem
             if (binary is null)
                 return (null, "no redis-server on PATH and KVTIER_REDIS unset (apt-get install -y redis-server)");
             int port = FreePort();
-            server = Process.Start(new ProcessStartInfo(binary, $"--port {port} --bind 127.0.0.1 --save \"\" --appendonly no --protected-mode no")
+            string persistence = durableIn is null
+                ? "--appendonly no"
+                : $"--appendonly yes --appendfsync always --auto-aof-rewrite-percentage 0 --dir {durableIn}";
+            if (durableIn is not null)
+                Directory.CreateDirectory(durableIn);
+            server = Process.Start(new ProcessStartInfo(binary, $"--port {port} --bind 127.0.0.1 --save \"\" {persistence} --protected-mode no")
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -59,7 +73,7 @@ internal sealed class RedisSystem : IBenchSystem
             try
             {
                 RedisTier tier = await RedisTier.ConnectAsync(options);
-                return (new RedisSystem(tier, server, endpoint), null);
+                return (new RedisSystem(tier, server, endpoint, durableIn), null);
             }
             catch (Exception) when (attempt < 50)
             {
@@ -88,6 +102,16 @@ internal sealed class RedisSystem : IBenchSystem
             await _server.WaitForExitAsync();
         }
         _server?.Dispose();
+        if (_aofDirectory is not null)
+        {
+            try
+            {
+                Directory.Delete(_aofDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 
     internal static string? FindOnPath(string name)
