@@ -144,7 +144,7 @@ public sealed class RemoteTier : IRemoteTier
     {
         ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
         cancellationToken.ThrowIfCancellationRequested();
-        if (!_breaker.TryEnter())
+        if (!_breaker.TryEnter(out bool trial))
         {
             Interlocked.Increment(ref _failures);
             return (CallOutcome.Unavailable, default);
@@ -158,37 +158,37 @@ public sealed class RemoteTier : IRemoteTier
             {
                 client = await GetClientAsync(deadline.Token).ConfigureAwait(false);
                 T result = await operation(client, deadline.Token).ConfigureAwait(false);
-                _breaker.OnSuccess();
+                _breaker.OnSuccess(trial);
                 return (CallOutcome.Ok, result);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                _breaker.OnSuccess(); // The caller gave up; that says nothing about the server. Frees a half-open trial.
+                _breaker.OnAbandoned(trial); // The caller gave up; that says nothing about the server. Frees a half-open trial.
                 throw;
             }
             catch (OperationCanceledException)
             {
-                return Failed<T>(client, "timed out");
+                return Failed<T>(client, "timed out", trial);
             }
             catch (RemoteProtocolException e) when (e.IsTransient)
             {
                 Forget(client);
                 if (attempt >= _options.MaxRetries)
-                    return Failed<T>(null, e.Message);
+                    return Failed<T>(null, e.Message, trial);
                 try
                 {
                     await Task.Delay(Backoff(attempt), deadline.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    return Failed<T>(null, e.Message);
+                    return Failed<T>(null, e.Message, trial);
                 }
             }
             catch (RemoteProtocolException e)
             {
                 // The server answered, but not with what was asked for (a corrupt record, a refused put, a protocol
                 // violation): the server is up; the call is a miss.
-                _breaker.OnSuccess();
+                _breaker.OnSuccess(trial);
                 if (e.Code is RemoteErrorCode.InvalidRecord)
                     Interlocked.Increment(ref _corruption);
                 if (e.Code is RemoteErrorCode.MalformedFrame or RemoteErrorCode.UnexpectedFrame or RemoteErrorCode.LengthMismatch)
@@ -200,10 +200,10 @@ public sealed class RemoteTier : IRemoteTier
         }
     }
 
-    private (CallOutcome, T?) Failed<T>(KvCacheClient? client, string reason)
+    private (CallOutcome, T?) Failed<T>(KvCacheClient? client, string reason, bool trial)
     {
         Forget(client);
-        _breaker.OnFailure();
+        _breaker.OnFailure(trial);
         Interlocked.Increment(ref _failures);
         RemoteTierLog.CallFailed(_logger, Name, reason, _breaker.State);
         return (CallOutcome.Unavailable, default);

@@ -1,3 +1,5 @@
+using KvTier.Storage.Remote;
+
 namespace KvTier.Remote;
 
 /// <summary>Counters of a <see cref="RemoteTier"/> since it was created.</summary>

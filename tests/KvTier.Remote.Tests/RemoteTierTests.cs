@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using KvTier.Keys;
+using KvTier.Storage.Remote;
 using KvTier.Testing.Records;
 using Xunit;
 

@@ -1,4 +1,5 @@
 using KvTier.Remote.Protocol;
+using KvTier.Storage.Remote;
 using Microsoft.Extensions.Logging;
 
 namespace KvTier.Remote.Tier;
