@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using KvTier.Format;
 using KvTier.Keys;
+using KvTier.Remote.Client;
 using KvTier.Remote.Protocol;
 using KvTier.Remote.Server;
 using Nerdbank.Streams;
@@ -12,7 +13,9 @@ namespace KvTier.Remote;
 
 /// <summary>
 /// A connection to a <c>kvtier serve</c> server (format-spec/protocol.md): authenticated, optionally over TLS, with
-/// every operation on its own multiplexed channel, so that any number of operations may run at once.
+/// every operation on its own multiplexed channel, so that any number of operations may run at once. Large record
+/// bodies (<see cref="KvCacheClientOptions.BulkLaneThresholdBytes"/>) travel on bulk lanes beside it when the server
+/// offers them (§12), and on the multiplexer otherwise.
 /// </summary>
 /// <remarks>
 /// Concurrency: every method may be called from any number of threads at once. Failures are typed
@@ -22,7 +25,7 @@ namespace KvTier.Remote;
 /// <see cref="GetAsync"/> returns <c>null</c>, <see cref="DeleteAsync"/> false. Once the connection is lost
 /// (<see cref="IsConnected"/> false) every operation fails; connect a new client.
 /// </remarks>
-public sealed class KvCacheClient : IAsyncDisposable
+public sealed partial class KvCacheClient : IAsyncDisposable
 {
     private readonly KvCacheClientOptions _options;
     private readonly Stream _stream;
@@ -31,14 +34,19 @@ public sealed class KvCacheClient : IAsyncDisposable
     private readonly long _serverMaxRecord;
     private long _nextRequestId;
 
-    private KvCacheClient(KvCacheClientOptions options, Stream stream, MultiplexingStream mux, ushort version, int maxKeys, long maxRecord)
+    private KvCacheClient(KvCacheClientOptions options, Stream stream, MultiplexingStream mux, ushort version, Messages.Welcome welcome)
     {
         _options = options;
         _stream = stream;
         _mux = mux;
         ProtocolVersion = version;
-        _maxKeys = maxKeys;
-        _serverMaxRecord = maxRecord;
+        _maxKeys = welcome.MaxKeys;
+        _serverMaxRecord = welcome.MaxRecordBytes;
+        if (options.BulkLanesEnabled && welcome.MaxBulkLanes > 0)
+        {
+            _bulkToken = welcome.BulkToken;
+            _lanes = new ClientBulkLane?[Math.Min(options.BulkLanes, welcome.MaxBulkLanes)];
+        }
     }
 
     /// <summary>The protocol version the connection speaks.</summary>
@@ -86,16 +94,16 @@ public sealed class KvCacheClient : IAsyncDisposable
             if (version is < ProtocolLimits.MinVersion or > ProtocolLimits.MaxVersion)
                 throw new RemoteProtocolException(RemoteErrorCode.UnsupportedVersion, $"the server chose protocol version {version}, outside {ProtocolLimits.MinVersion}–{ProtocolLimits.MaxVersion}.");
             await FrameCodec.WriteHandshakeAsync(stream, FrameType.Auth, SharedSecret.ClientProof(options.Secret, version, serverNonce, clientNonce), timeout.Token).ConfigureAwait(false);
-            byte[] proof;
-            int maxKeys;
-            long maxRecord;
-            using (ReceivedFrame welcome = FrameCodec.ExpectHandshake(await FrameCodec.ReadHandshakeAsync(stream, timeout.Token).ConfigureAwait(false), FrameType.Welcome))
-                (proof, _, maxKeys, maxRecord) = Messages.DecodeWelcome(welcome.Payload);
-            if (!CryptographicOperations.FixedTimeEquals(proof, SharedSecret.ServerProof(options.Secret, version, serverNonce, clientNonce)))
+            Messages.Welcome welcome;
+            using (ReceivedFrame frame = FrameCodec.ExpectHandshake(await FrameCodec.ReadHandshakeAsync(stream, timeout.Token).ConfigureAwait(false), FrameType.Welcome))
+                welcome = Messages.DecodeWelcome(frame.Payload, version);
+            if (!CryptographicOperations.FixedTimeEquals(welcome.Proof, SharedSecret.ServerProof(options.Secret, version, serverNonce, clientNonce)))
                 throw new RemoteProtocolException(RemoteErrorCode.AuthenticationFailed, $"the server at {options.Host}:{options.Port} does not know the shared secret.");
 
             MultiplexingStream mux = await MultiplexingStream.CreateAsync(stream, new MultiplexingStream.Options { ProtocolMajorVersion = 3, DefaultChannelReceivingWindowSize = ProtocolLimits.ChannelReceivingWindowBytes }, timeout.Token).ConfigureAwait(false);
-            return new KvCacheClient(options, stream, mux, version, maxKeys, maxRecord);
+            var client = new KvCacheClient(options, stream, mux, version, welcome);
+            await client.AttachLanesAsync(timeout.Token).ConfigureAwait(false);
+            return client;
         }
         catch (Exception e)
         {
@@ -137,6 +145,8 @@ public sealed class KvCacheClient : IAsyncDisposable
             throw new ArgumentException($"the record is {record.Length} bytes; the server accepts at most {_serverMaxRecord}.", nameof(record));
         return RunAsync(async (channel, id, ct) =>
         {
+            if (record.Length >= _options.BulkLaneThresholdBytes && _options.BulkLanesEnabled && _lanes.Length > 0 && TryTakeSendLane() is { } lane)
+                return await PutOnLaneAsync(channel, id, lane, record, key, ct).ConfigureAwait(false);
             FrameCodec.Write(channel.Output, FrameType.Put, id, Messages.EncodePut(record.Length, key));
             int chunk = _options.SendChunkBytes;
             for (int at = 0; at < record.Length; at += chunk)
@@ -172,24 +182,31 @@ public sealed class KvCacheClient : IAsyncDisposable
     public Task<byte[]?> GetAsync(ChunkKey key, CancellationToken cancellationToken = default) =>
         RunAsync<byte[]?>(async (channel, id, ct) =>
         {
-            await FrameCodec.WriteAsync(channel.Output, FrameType.Get, id, Messages.EncodeGet(key, 0, 0), ct).ConfigureAwait(false);
-            byte[]? body = await ReadGetBodyAsync(channel, Messages.GetWhole, ct).ConfigureAwait(false);
-            if (body is null)
-                return null;
-            try
+            (byte[]? body, bool verified) = await RequestBodyAsync(channel, id, key, 0, 0, Messages.GetWhole, ct).ConfigureAwait(false);
+            return body is null ? null : CheckWholeRecord(body, verified, key);
+        }, cancellationToken);
+
+    // §7.2: a whole-record body is one chunk record with the key asked for, every section checksum right (already
+    // checked on arrival when it came on a lane, §12.3).
+    private static byte[] CheckWholeRecord(byte[] body, bool sectionsVerified, ChunkKey key)
+    {
+        try
+        {
+            ChunkRecord record = ChunkRecord.Parse(body);
+            if (!sectionsVerified)
             {
-                ChunkRecord record = ChunkRecord.Parse(body);
                 foreach (SectionEntry s in record.Sections)
                     _ = record.GetPayload(s.Layer, s.Kind);
-                if (record.Header.Key != key)
-                    throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the server returned a record with key {record.Header.Key} for key {key}.");
             }
-            catch (KvTierFormatException e)
-            {
-                throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the record for key {key} failed its checks on arrival: {e.Message}", e);
-            }
-            return body;
-        }, cancellationToken);
+            if (record.Header.Key != key)
+                throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the server returned a record with key {record.Header.Key} for key {key}.");
+        }
+        catch (KvTierFormatException e)
+        {
+            throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the record for key {key} failed its checks on arrival: {e.Message}", e);
+        }
+        return body;
+    }
 
     /// <summary>
     /// The header, section table and the sections of layers <paramref name="firstLayer"/> to
@@ -205,13 +222,37 @@ public sealed class KvCacheClient : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(layerCount, ushort.MaxValue);
         return RunAsync<RemoteLayerRange?>(async (channel, id, ct) =>
         {
-            await FrameCodec.WriteAsync(channel.Output, FrameType.Get, id, Messages.EncodeGet(key, firstLayer, layerCount), ct).ConfigureAwait(false);
-            byte[]? body = await ReadGetBodyAsync(channel, Messages.GetLayers, ct).ConfigureAwait(false);
+            (byte[]? body, _) = await RequestBodyAsync(channel, id, key, firstLayer, layerCount, Messages.GetLayers, ct).ConfigureAwait(false);
             return body is null ? null : Messages.DecodeLayerBody(key, body, 2 * layerCount);
         }, cancellationToken);
     }
 
-    private async Task<byte[]?> ReadGetBodyAsync(MultiplexingStream.Channel channel, byte expectedKind, CancellationToken ct)
+    // §7.2 get, or §12.3 get-bulk when lanes are attached (the waiter registered before the request leaves).
+    // Verified: every section checksum of a whole record was already checked as it arrived on a lane.
+    private async Task<(byte[]? Body, bool Verified)> RequestBodyAsync(MultiplexingStream.Channel channel, uint id, ChunkKey key, int firstLayer, int layerCount, byte expectedKind, CancellationToken ct)
+    {
+        LaneBodyWaiter? waiter = null;
+        if (_options.BulkLanesEnabled && LanesUsable)
+        {
+            waiter = new LaneBodyWaiter(expectedKind == Messages.GetWhole);
+            _laneWaiters[id] = waiter;
+        }
+        try
+        {
+            if (waiter is null)
+                await FrameCodec.WriteAsync(channel.Output, FrameType.Get, id, Messages.EncodeGet(key, firstLayer, layerCount), ct).ConfigureAwait(false);
+            else
+                await FrameCodec.WriteAsync(channel.Output, FrameType.GetBulk, id, Messages.EncodeGetBulk(key, firstLayer, layerCount, _options.BulkLaneThresholdBytes), ct).ConfigureAwait(false);
+            return await ReadGetBodyAsync(channel, expectedKind, waiter, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (waiter is not null)
+                _laneWaiters.TryRemove(id, out _);
+        }
+    }
+
+    private async Task<(byte[]? Body, bool Verified)> ReadGetBodyAsync(MultiplexingStream.Channel channel, byte expectedKind, LaneBodyWaiter? waiter, CancellationToken ct)
     {
         ReceivedFrame? first = await FrameCodec.ReadAsync(channel.Input, ProtocolLimits.MaxFramePayload, ct).ConfigureAwait(false)
             ?? throw new RemoteProtocolException(RemoteErrorCode.ConnectionLost, "the server closed the channel without answering.");
@@ -221,10 +262,12 @@ public sealed class KvCacheClient : IAsyncDisposable
             {
                 (RemoteErrorCode code, string message) = Messages.DecodeError(first.Payload);
                 if (code == RemoteErrorCode.NotFound)
-                    return null;
+                    return (null, false);
                 throw new RemoteProtocolException(code, message);
             }
         }
+        if (first.Type == FrameType.GetBeginLane)
+            return await ReceiveBodyFromLaneAsync(first, waiter, expectedKind, ct).ConfigureAwait(false);
         long length;
         byte kind;
         using (ReceivedFrame begin = FrameCodec.Expect(first, FrameType.GetBegin))
@@ -249,7 +292,7 @@ public sealed class KvCacheClient : IAsyncDisposable
         }
         if (received != length)
             throw new RemoteProtocolException(RemoteErrorCode.LengthMismatch, $"the get body ended after {received} of the {length} bytes announced.");
-        return body;
+        return (body, false);
     }
 
     /// <summary>For each key, whether the server holds it (§7.3). Lists longer than the server's limit are split into several requests.</summary>
@@ -338,6 +381,7 @@ public sealed class KvCacheClient : IAsyncDisposable
     /// <summary>Closes the connection; operations in flight fail with <see cref="RemoteErrorCode.ConnectionLost"/>.</summary>
     public async ValueTask DisposeAsync()
     {
+        CloseLanes();
         await _mux.DisposeAsync().ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
     }

@@ -48,6 +48,25 @@ public sealed record KvCacheClientOptions
     /// <summary>The largest record a get accepts from the server. Default: 1 GiB (the protocol's limit).</summary>
     public long MaxRecordBytes { get; init; } = ProtocolLimits.MaxRecordBytes;
 
+    /// <summary>
+    /// Record bodies of at least this many bytes travel on a bulk lane (format-spec/protocol.md §12), a plain TCP (or TLS)
+    /// connection beside the multiplexed one, instead of in 20 KiB multiplexer frames. Default: 1 MiB. 0 or negative
+    /// turns lanes off: the client attaches none and every body uses the multiplexer. Lower moves more bodies off the
+    /// multiplexer (faster for large ones) but a lane carries one body at a time, so small bodies are better
+    /// interleaved on channels; at most 1 GiB.
+    /// </summary>
+    public int BulkLaneThresholdBytes { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// How many bulk lanes the client attaches when the server offers them (at most the server's limit). Default: 2;
+    /// 1 – 64. Each lane carries one body at a time in each direction: more lanes let more large gets and puts run at
+    /// once outside the multiplexer, at the cost of a socket (and a TLS session) each; when every lane is busy a body
+    /// takes the multiplexer.
+    /// </summary>
+    public int BulkLanes { get; init; } = 2;
+
+    internal bool BulkLanesEnabled => BulkLaneThresholdBytes > 0;
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Host))
@@ -64,6 +83,10 @@ public sealed record KvCacheClientOptions
             throw new ArgumentOutOfRangeException(nameof(SendChunkBytes), SendChunkBytes, $"{nameof(SendChunkBytes)} must be between 4096 and {ProtocolLimits.MaxFramePayload}.");
         if (MaxRecordBytes < 1 || MaxRecordBytes > ProtocolLimits.MaxRecordBytes)
             throw new ArgumentOutOfRangeException(nameof(MaxRecordBytes), MaxRecordBytes, $"{nameof(MaxRecordBytes)} must be between 1 and {ProtocolLimits.MaxRecordBytes}.");
+        if (BulkLaneThresholdBytes > ProtocolLimits.MaxRecordBytes)
+            throw new ArgumentOutOfRangeException(nameof(BulkLaneThresholdBytes), BulkLaneThresholdBytes, $"{nameof(BulkLaneThresholdBytes)} must be at most {ProtocolLimits.MaxRecordBytes} (0 or negative turns lanes off).");
+        if (BulkLanes < 1 || BulkLanes > ProtocolLimits.MaxBulkLanes)
+            throw new ArgumentOutOfRangeException(nameof(BulkLanes), BulkLanes, $"{nameof(BulkLanes)} must be between 1 and {ProtocolLimits.MaxBulkLanes}.");
         if (PinnedCertificateSha256 is not null && NormalizedPin() is null)
             throw new ArgumentException($"{nameof(PinnedCertificateSha256)} must be 64 hexadecimal digits (colons allowed).", nameof(PinnedCertificateSha256));
     }

@@ -13,11 +13,14 @@ namespace KvTier.Remote;
 /// The KvTier cache server (<c>kvtier serve</c>): a <see cref="KvStore"/> shared over TCP with the protocol of
 /// format-spec/protocol.md. Each connection may use TLS, must pass the challenge-response handshake, then carries
 /// concurrent requests on Nerdbank.Streams multiplexed channels, so that a large get does not block small lookups.
+/// From protocol version 2 on, clients may attach bulk lanes (§12): extra connections that carry large get and put
+/// bodies outside the multiplexer (<see cref="KvCacheServerOptions.MaxBulkLanesPerConnection"/>).
 /// </summary>
 /// <remarks>
 /// Concurrency: one accept loop, one task per connection, one task per request; the store is thread-safe. Memory is
 /// bounded by <see cref="KvCacheServerOptions.MaxInFlightPutBytes"/> for put bodies plus the multiplexer's per-channel
-/// windows; counters are updated with <see cref="Interlocked"/>; <c>_connections</c> is a concurrent dictionary.
+/// windows; counters are updated with <see cref="Interlocked"/>; <c>_connections</c> and <c>_bulkOwners</c> (bulk session
+/// tokens to their connections) are concurrent dictionaries.
 /// Bad input from a client never takes the server down: it gets a typed error frame, and its channel or connection is
 /// closed where the stream can no longer be trusted (§9). A put is stored only once its whole body arrived and verified.
 /// </remarks>
@@ -32,7 +35,12 @@ public sealed class KvCacheServer : IAsyncDisposable
     private readonly long _startedAt = Environment.TickCount64;
     private readonly Task _acceptLoop;
     private readonly Task _idleSweep;
+    private readonly ConcurrentDictionary<string, ServerConnection> _bulkOwners = new(StringComparer.Ordinal);
     private long _nextConnectionId;
+    private long _lanesAttached;
+    private long _bulkSent;
+    private long _bulkReceived;
+    private long _laneFailures;
     private long _activeRequests;
     private long _rejected;
     private int _stopState; // 0 running, 1 stopping or stopped
@@ -102,6 +110,8 @@ public sealed class KvCacheServer : IAsyncDisposable
             Misses = s.Misses, Puts = s.Puts, Deletes = s.Deletes, CorruptionEvents = s.CorruptionEvents,
             OpenConnections = _connections.Count, ActiveRequests = Interlocked.Read(ref _activeRequests),
             InFlightPutBytes = PutBudget.InUse, RejectedRequests = Interlocked.Read(ref _rejected),
+            BulkLanesAttached = Interlocked.Read(ref _lanesAttached), BulkBodiesSent = Interlocked.Read(ref _bulkSent),
+            BulkBodiesReceived = Interlocked.Read(ref _bulkReceived), BulkLaneFailures = Interlocked.Read(ref _laneFailures),
         };
     }
 
@@ -138,6 +148,25 @@ public sealed class KvCacheServer : IAsyncDisposable
     internal void RequestEnded() => Interlocked.Decrement(ref _activeRequests);
 
     internal void CountRejected() => Interlocked.Increment(ref _rejected);
+
+    // §12: the connections that offered a bulk session token, by token (hex); an entry lives as long as its connection.
+    // The lookup only locates the owner: the attach's HMAC proof is what authenticates a lane.
+    internal void RegisterBulkOwner(byte[] token, ServerConnection owner) => _bulkOwners[Convert.ToHexString(token)] = owner;
+
+    internal void UnregisterBulkOwner(byte[] token) => _bulkOwners.TryRemove(Convert.ToHexString(token), out _);
+
+    internal bool TryFindBulkOwner(byte[] token, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServerConnection? owner) =>
+        _bulkOwners.TryGetValue(Convert.ToHexString(token), out owner);
+
+    internal void LaneAttached() => Interlocked.Increment(ref _lanesAttached);
+
+    internal void LaneClosed() => Interlocked.Decrement(ref _lanesAttached);
+
+    internal void CountBulkSent() => Interlocked.Increment(ref _bulkSent);
+
+    internal void CountBulkReceived() => Interlocked.Increment(ref _bulkReceived);
+
+    internal void CountLaneFailure() => Interlocked.Increment(ref _laneFailures);
 
     private async Task StopCoreAsync(CancellationToken cancellationToken)
     {

@@ -71,6 +71,14 @@ public sealed record KvCacheServerOptions
     /// <summary>Bytes per data frame of a get reply. Default: 256 KiB; between 4 KiB and 1 MiB. Smaller interleaves better with small requests on the same connection.</summary>
     public int SendChunkBytes { get; init; } = 256 << 10;
 
+    /// <summary>
+    /// The most bulk lanes (format-spec/protocol.md §12) one connection may have attached at once: extra TCP (or TLS)
+    /// connections that carry large get and put bodies outside the multiplexer, at close to the socket's bandwidth.
+    /// Default: 4; 0 turns lanes off (the server offers no session token and clients use the multiplexer for every
+    /// body); at most 64. Each lane costs a socket; the memory of put bodies stays bounded by the put budgets.
+    /// </summary>
+    public int MaxBulkLanesPerConnection { get; init; } = 4;
+
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(Endpoint, nameof(Endpoint));
@@ -97,6 +105,8 @@ public sealed record KvCacheServerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxKeysPerLookup), MaxKeysPerLookup, $"{nameof(MaxKeysPerLookup)} must be between 1 and {ProtocolLimits.MaxKeysPerLookup}.");
         if (SendChunkBytes < 4096 || SendChunkBytes > ProtocolLimits.MaxFramePayload)
             throw new ArgumentOutOfRangeException(nameof(SendChunkBytes), SendChunkBytes, $"{nameof(SendChunkBytes)} must be between 4096 and {ProtocolLimits.MaxFramePayload}.");
+        if (MaxBulkLanesPerConnection < 0 || MaxBulkLanesPerConnection > ProtocolLimits.MaxBulkLanes)
+            throw new ArgumentOutOfRangeException(nameof(MaxBulkLanesPerConnection), MaxBulkLanesPerConnection, $"{nameof(MaxBulkLanesPerConnection)} must be between 0 and {ProtocolLimits.MaxBulkLanes}.");
     }
 
     private static void Positive(TimeSpan value, string name)

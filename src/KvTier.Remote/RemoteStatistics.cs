@@ -50,4 +50,16 @@ public sealed record RemoteStatistics
 
     /// <summary>Requests and connections refused since the server started (bad frames, failed authentication, limits, busy).</summary>
     public long RejectedRequests { get; init; }
+
+    /// <summary>Bulk lanes attached now, over all connections (§12). Server-local: not sent in a stats reply (a client reads 0).</summary>
+    public long BulkLanesAttached { get; init; }
+
+    /// <summary>Get bodies the server sent on bulk lanes since it started (§12.3). Server-local: not sent in a stats reply.</summary>
+    public long BulkBodiesSent { get; init; }
+
+    /// <summary>Put bodies the server received in full on bulk lanes since it started (§12.3). Server-local: not sent in a stats reply.</summary>
+    public long BulkBodiesReceived { get; init; }
+
+    /// <summary>Bulk lanes refused at attach or closed for a failure since the server started (§12). Server-local: not sent in a stats reply.</summary>
+    public long BulkLaneFailures { get; init; }
 }

@@ -53,6 +53,24 @@ public static class SharedSecret
     internal static byte[] ServerProof(ReadOnlySpan<byte> secret, ushort version, ReadOnlySpan<byte> serverNonce, ReadOnlySpan<byte> clientNonce) =>
         Proof(secret, "kvtier-server-v1"u8, version, clientNonce, serverNonce);
 
+    // §12.2: lane proof = HMAC-SHA256(secret, "kvtier-lane-v2" ‖ token ‖ lane u16 ‖ sequence u32).
+    internal static byte[] LaneProof(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> token, int lane, uint sequence) =>
+        LaneProof(secret, "kvtier-lane-v2"u8, token, lane, sequence);
+
+    // §12.2: lane-ready proof = HMAC-SHA256(secret, "kvtier-lane-ready-v2" ‖ token ‖ lane u16 ‖ sequence u32).
+    internal static byte[] LaneReadyProof(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> token, int lane, uint sequence) =>
+        LaneProof(secret, "kvtier-lane-ready-v2"u8, token, lane, sequence);
+
+    private static byte[] LaneProof(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> label, ReadOnlySpan<byte> token, int lane, uint sequence)
+    {
+        Span<byte> message = stackalloc byte[label.Length + token.Length + 2 + 4];
+        label.CopyTo(message);
+        token.CopyTo(message[label.Length..]);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(message[(label.Length + token.Length)..], (ushort)lane);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(message[(label.Length + token.Length + 2)..], sequence);
+        return HMACSHA256.HashData(secret, message);
+    }
+
     private static byte[] Proof(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> label, ushort version, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
     {
         Span<byte> message = stackalloc byte[label.Length + 2 + first.Length + second.Length];

@@ -31,14 +31,18 @@ internal sealed class RawConnection : IAsyncDisposable
         return new RawConnection(socket, new NetworkStream(socket, ownsSocket: true));
     }
 
-    public static async Task<RawConnection> AuthenticatedAsync(int port, byte[] secret)
+    /// <summary>The welcome the server sent (§4; with the bulk session token from version 2 on).</summary>
+    public Messages.Welcome Welcome { get; private set; }
+
+    public static async Task<RawConnection> AuthenticatedAsync(int port, byte[] secret, ushort maxVersion = 1)
     {
         RawConnection c = await ConnectAsync(port);
         byte[] clientNonce = RandomNumberGenerator.GetBytes(ProtocolLimits.NonceSize);
-        await c.SendHandshakeAsync(FrameType.Hello, Messages.EncodeHello(1, 1, clientNonce));
+        await c.SendHandshakeAsync(FrameType.Hello, Messages.EncodeHello(1, maxVersion, clientNonce));
         (ushort version, byte[] serverNonce) = Messages.DecodeChallenge((await c.ReadHandshakeAsync(FrameType.Challenge)).Payload);
         await c.SendHandshakeAsync(FrameType.Auth, SharedSecret.ClientProof(secret, version, serverNonce, clientNonce));
-        await c.ReadHandshakeAsync(FrameType.Welcome);
+        using (ReceivedFrame welcome = await c.ReadHandshakeAsync(FrameType.Welcome))
+            c.Welcome = Messages.DecodeWelcome(welcome.Payload, version);
         c.Reads = new PausableStream(c.Stream);
         c.Mux = await MultiplexingStream.CreateAsync(c.Reads, new MultiplexingStream.Options { ProtocolMajorVersion = 3 });
         return c;

@@ -1,12 +1,16 @@
 namespace KvTier.Remote.Protocol;
 
 // Frame types (format-spec/protocol.md §3.3). Handshake frames travel on the raw connection; the others on a channel.
+// Version 2 adds the bulk-lane frames (§12): lane-attach and lane-ready open a lane; get-bulk, put-lane and
+// get-begin-lane travel on channels.
 internal enum FrameType : byte
 {
     Hello = 0x01,
     Challenge = 0x02,
     Auth = 0x03,
     Welcome = 0x04,
+    LaneAttach = 0x05,
+    LaneReady = 0x06,
 
     Put = 0x10,
     Data = 0x11,
@@ -17,6 +21,8 @@ internal enum FrameType : byte
     Stats = 0x16,
     Health = 0x17,
     List = 0x18,
+    GetBulk = 0x19,
+    PutLane = 0x1A,
 
     PutOk = 0x80,
     GetBegin = 0x82,
@@ -26,6 +32,7 @@ internal enum FrameType : byte
     StatsReply = 0x86,
     HealthReply = 0x87,
     ListReply = 0x88,
+    GetBeginLane = 0x89,
 
     Error = 0x7F,
 }

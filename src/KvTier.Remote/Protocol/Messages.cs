@@ -9,7 +9,7 @@ namespace KvTier.Remote.Protocol;
 // Message bodies (format-spec/protocol.md §4, §5 and §7). Every decoder checks the exact length, reserved fields and
 // every count against its limit before it allocates, and throws RemoteProtocolException(MalformedFrame or
 // LimitExceeded) otherwise. Stateless.
-internal static class Messages
+internal static partial class Messages
 {
     public static ReadOnlySpan<byte> HelloMagic => "KVTR"u8;
 
@@ -76,26 +76,15 @@ internal static class Messages
         return p.ToArray();
     }
 
-    // §4 welcome: server proof, max frame payload, max keys per lookup, max record bytes.
-    public static byte[] EncodeWelcome(ReadOnlySpan<byte> serverProof, int maxFramePayload, int maxKeys, long maxRecordBytes)
-    {
-        var b = new byte[WelcomeSize];
-        serverProof.CopyTo(b);
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(32), (uint)maxFramePayload);
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(36), (uint)maxKeys);
-        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(40), (ulong)maxRecordBytes);
-        return b;
-    }
+    // §4 welcome (version 1): server proof, max frame payload, max keys per lookup, max record bytes. Version 2 appends
+    // the bulk session token and the lane limit (§12.1): see EncodeWelcome in Messages.Bulk.cs.
+    public static byte[] EncodeWelcome(ReadOnlySpan<byte> serverProof, int maxFramePayload, int maxKeys, long maxRecordBytes) =>
+        EncodeWelcome(1, serverProof, maxFramePayload, maxKeys, maxRecordBytes, default, 0);
 
     public static (byte[] Proof, int MaxFramePayload, int MaxKeys, long MaxRecordBytes) DecodeWelcome(ReadOnlySpan<byte> p)
     {
-        RequireLength(p, WelcomeSize, "welcome");
-        uint frame = BinaryPrimitives.ReadUInt32LittleEndian(p[32..]);
-        uint keys = BinaryPrimitives.ReadUInt32LittleEndian(p[36..]);
-        ulong record = BinaryPrimitives.ReadUInt64LittleEndian(p[40..]);
-        if (frame is < 4096 or > ProtocolLimits.MaxFramePayload || keys is 0 or > ProtocolLimits.MaxKeysPerLookup || record is 0 or > (ulong)ProtocolLimits.MaxRecordBytes)
-            throw Malformed("the welcome frame's limits are out of range.");
-        return (p[..32].ToArray(), (int)frame, (int)keys, (long)record);
+        Welcome w = DecodeWelcome(p, 1);
+        return (w.Proof, w.MaxFramePayload, w.MaxKeys, w.MaxRecordBytes);
     }
 
     // §7.1 put: record length u64, key.

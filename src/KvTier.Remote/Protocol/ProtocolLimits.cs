@@ -7,7 +7,19 @@ public static class ProtocolLimits
     public const ushort MinVersion = 1;
 
     /// <summary>The newest protocol version this code speaks.</summary>
-    public const ushort MaxVersion = 1;
+    public const ushort MaxVersion = 2;
+
+    /// <summary>The first protocol version with bulk lanes (§12): its welcome carries a bulk session token.</summary>
+    public const ushort BulkLaneVersion = 2;
+
+    /// <summary>Bytes of a bulk session token (§12.1).</summary>
+    public const int BulkTokenSize = 32;
+
+    /// <summary>The most bulk lanes one connection may have attached at once, whatever a server's options say (§12.1).</summary>
+    public const int MaxBulkLanes = 64;
+
+    /// <summary>Bytes of the head before every body on a bulk lane (§12.3).</summary>
+    public const int LaneBodyHeaderSize = 16;
 
     /// <summary>Bytes of a frame header (§3.1).</summary>
     public const int FrameHeaderSize = 12;

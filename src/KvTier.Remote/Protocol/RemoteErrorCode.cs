@@ -51,6 +51,19 @@ public enum RemoteErrorCode : ushort
     /// <summary>An unexpected server-side failure; the server logged it and stays up.</summary>
     Internal = 15,
 
+    /// <summary>
+    /// A bulk-lane attach was refused (§12.2): unknown or expired session token (lanes off included), lane number out of
+    /// range, or an attach sequence number not above the last one accepted for that lane. The lane connection is closed.
+    /// </summary>
+    BulkLaneRefused = 16,
+
+    /// <summary>
+    /// A request's body could not travel on its bulk lane (§12.3): the lane named is not attached, or the lane ended or
+    /// carried a wrong body head mid-body. Nothing was stored; the lane is closed, the connection carries on; retry
+    /// (on another lane or on the multiplexer).
+    /// </summary>
+    BulkLaneFailed = 17,
+
     /// <summary>Client side: the server could not be reached (connection refused, host unreachable).</summary>
     ConnectionRefused = 0x100,
 
@@ -62,4 +75,7 @@ public enum RemoteErrorCode : ushort
 
     /// <summary>Client side: the TLS handshake failed or the server certificate was not the one expected.</summary>
     TlsFailure = 0x103,
+
+    /// <summary>Client side: the bulk lane carrying a get or put body closed or broke mid-body (§12.3); the connection carries on.</summary>
+    BulkLaneLost = 0x104,
 }

@@ -22,10 +22,10 @@ public sealed class RemoteProtocolException : Exception
 
     /// <summary>
     /// Whether the failure says something about the server's reachability or health (refused, lost, timed out, busy,
-    /// shutting down, store failure) rather than about the request itself; the remote tier's retries and circuit
+    /// shutting down, store failure, a broken bulk lane) rather than about the request itself; the remote tier's retries and circuit
     /// breaker count only these.
     /// </summary>
     public bool IsTransient => Code is RemoteErrorCode.ConnectionRefused or RemoteErrorCode.ConnectionLost or RemoteErrorCode.Timeout
         or RemoteErrorCode.Busy or RemoteErrorCode.ShuttingDown or RemoteErrorCode.ServerTimeout or RemoteErrorCode.StoreFailure
-        or RemoteErrorCode.TlsFailure or RemoteErrorCode.Internal;
+        or RemoteErrorCode.TlsFailure or RemoteErrorCode.Internal or RemoteErrorCode.BulkLaneFailed or RemoteErrorCode.BulkLaneLost;
 }

@@ -33,6 +33,12 @@ internal sealed partial class ServerConnection
                 case FrameType.Get:
                     await GetAsync(channel.Output, frame, ct).ConfigureAwait(false);
                     break;
+                case FrameType.GetBulk when _version >= ProtocolLimits.BulkLaneVersion:
+                    await GetAsync(channel.Output, frame, ct).ConfigureAwait(false);
+                    break;
+                case FrameType.PutLane when _version >= ProtocolLimits.BulkLaneVersion:
+                    await PutLaneAsync(channel, frame, ct).ConfigureAwait(false);
+                    break;
                 case FrameType.Contains:
                 {
                     ChunkKey[] keys = Messages.DecodeKeys(frame.Payload, Options.MaxKeysPerLookup);
@@ -163,71 +169,93 @@ internal sealed partial class ServerConnection
     {
         (long length, ChunkKey announced) = Messages.DecodePut(put.Payload, Options.MaxRecordBytes);
         uint requestId = put.Header.RequestId;
-        await _putBudget.AcquireAsync(length, ct).ConfigureAwait(false);
+        await AcquirePutBudgetsAsync(length, ct).ConfigureAwait(false);
         try
         {
-            try
+            byte[] body = GC.AllocateUninitializedArray<byte>((int)length);
+            long received = 0;
+            while (true)
             {
-                await _server.PutBudget.AcquireAsync(length, ct).ConfigureAwait(false);
+                using ReceivedFrame frame = await FrameCodec.ReadAsync(channel.Input, ProtocolLimits.MaxFramePayload, ct).ConfigureAwait(false)
+                    ?? throw new RemoteProtocolException(RemoteErrorCode.ConnectionLost, $"the put body ended after {received} of {length} bytes; nothing was stored.");
+                if (frame.Type != FrameType.Data)
+                    throw new RemoteProtocolException(RemoteErrorCode.UnexpectedFrame, $"a put body carries a frame of type 0x{(byte)frame.Type:x2}.");
+                if (frame.Header.RequestId != requestId)
+                    throw Messages.Malformed("a data frame carries another request's id.");
+                if (frame.Header.PayloadLength > length - received)
+                    throw new RemoteProtocolException(RemoteErrorCode.LengthMismatch, $"the put body runs past the {length} bytes announced.");
+                frame.Payload.CopyTo(body.AsSpan((int)received));
+                received += frame.Header.PayloadLength;
+                if (frame.Header.End)
+                    break;
             }
-            catch (OperationCanceledException) when (!_closed.IsCancellationRequested)
-            {
-                throw new RemoteProtocolException(RemoteErrorCode.Busy, $"the server's put memory budget stayed full for {Options.RequestTimeout}.");
-            }
-            try
-            {
-                byte[] body = GC.AllocateUninitializedArray<byte>((int)length);
-                long received = 0;
-                while (true)
-                {
-                    using ReceivedFrame frame = await FrameCodec.ReadAsync(channel.Input, ProtocolLimits.MaxFramePayload, ct).ConfigureAwait(false)
-                        ?? throw new RemoteProtocolException(RemoteErrorCode.ConnectionLost, $"the put body ended after {received} of {length} bytes; nothing was stored.");
-                    if (frame.Type != FrameType.Data)
-                        throw new RemoteProtocolException(RemoteErrorCode.UnexpectedFrame, $"a put body carries a frame of type 0x{(byte)frame.Type:x2}.");
-                    if (frame.Header.RequestId != requestId)
-                        throw Messages.Malformed("a data frame carries another request's id.");
-                    if (frame.Header.PayloadLength > length - received)
-                        throw new RemoteProtocolException(RemoteErrorCode.LengthMismatch, $"the put body runs past the {length} bytes announced.");
-                    frame.Payload.CopyTo(body.AsSpan((int)received));
-                    received += frame.Header.PayloadLength;
-                    if (frame.Header.End)
-                        break;
-                }
-                if (received != length)
-                    throw new RemoteProtocolException(RemoteErrorCode.LengthMismatch, $"the put body ended after {received} of the {length} bytes announced.");
-
-                ChunkRecord record;
-                try
-                {
-                    record = ChunkRecord.Parse(body, allowTrailingBytes: false);
-                }
-                catch (KvTierFormatException e)
-                {
-                    throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the put body is not a valid chunk record: {e.Message}");
-                }
-                if (record.Header.Key != announced)
-                    throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the record's key {record.Header.Key} differs from the key announced, {announced}.");
-
-                // Verified in full by the store (every section checksum) before anything is written; durable on return.
-                ChunkKey stored = await _server.Store.PutAsync(body, CancellationToken.None).ConfigureAwait(false);
-                ServerLog.Stored(Logger, Id, stored.ToString(), length);
-                await FrameCodec.WriteAsync(channel.Output, FrameType.PutOk, requestId, Messages.EncodeKey(stored), ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                _server.PutBudget.Release(length);
-            }
+            if (received != length)
+                throw new RemoteProtocolException(RemoteErrorCode.LengthMismatch, $"the put body ended after {received} of the {length} bytes announced.");
+            await StoreBodyAsync(channel.Output, requestId, body, announced, ct).ConfigureAwait(false);
         }
         finally
         {
-            _putBudget.Release(length);
+            ReleasePutBudgets(length);
         }
     }
 
-    // §7.2: get-begin, then the body in data frames of at most SendChunkBytes; End on the last.
+    // §7.1: the connection's, then the global put budget, before any body buffer exists; Busy if the global one stays full.
+    private async Task AcquirePutBudgetsAsync(long length, CancellationToken ct)
+    {
+        await _putBudget.AcquireAsync(length, ct).ConfigureAwait(false);
+        try
+        {
+            await _server.PutBudget.AcquireAsync(length, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!_closed.IsCancellationRequested)
+        {
+            _putBudget.Release(length);
+            throw new RemoteProtocolException(RemoteErrorCode.Busy, $"the server's put memory budget stayed full for {Options.RequestTimeout}.");
+        }
+        catch
+        {
+            _putBudget.Release(length);
+            throw;
+        }
+    }
+
+    private void ReleasePutBudgets(long length)
+    {
+        _server.PutBudget.Release(length);
+        _putBudget.Release(length);
+    }
+
+    // §7.1: a whole body, parsed as exactly one record with the announced key, stored durably, then put-ok.
+    private async Task StoreBodyAsync(PipeWriter output, uint requestId, byte[] body, ChunkKey announced, CancellationToken ct)
+    {
+        ChunkRecord record;
+        try
+        {
+            record = ChunkRecord.Parse(body, allowTrailingBytes: false);
+        }
+        catch (KvTierFormatException e)
+        {
+            throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the put body is not a valid chunk record: {e.Message}");
+        }
+        if (record.Header.Key != announced)
+            throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the record's key {record.Header.Key} differs from the key announced, {announced}.");
+
+        // Verified in full by the store (every section checksum) before anything is written; durable on return.
+        ChunkKey stored = await _server.Store.PutAsync(body, CancellationToken.None).ConfigureAwait(false);
+        ServerLog.Stored(Logger, Id, stored.ToString(), body.Length);
+        await FrameCodec.WriteAsync(output, FrameType.PutOk, requestId, Messages.EncodeKey(stored), ct).ConfigureAwait(false);
+    }
+
+    // §7.2: get-begin, then the body in data frames of at most SendChunkBytes; End on the last. §12.3: for get-bulk, a
+    // body of at least the request's threshold goes on a free lane when there is one.
     private async Task GetAsync(PipeWriter output, ReceivedFrame get, CancellationToken ct)
     {
-        (ChunkKey key, int firstLayer, int layerCount) = Messages.DecodeGet(get.Payload);
+        ChunkKey key;
+        int firstLayer, layerCount, laneThreshold = int.MaxValue;
+        if (get.Type == FrameType.GetBulk)
+            (key, firstLayer, layerCount, laneThreshold) = Messages.DecodeGetBulk(get.Payload);
+        else
+            (key, firstLayer, layerCount) = Messages.DecodeGet(get.Payload);
         uint requestId = get.Header.RequestId;
         if (!_server.Store.TryGet(key, out RecordLease? lease))
             throw new RemoteProtocolException(RemoteErrorCode.NotFound, $"key {key} is not stored.");
@@ -254,6 +282,11 @@ internal sealed partial class ServerConnection
                 kind = Messages.GetLayers;
             }
 
+            if (body.Length >= laneThreshold && TryTakeSendLane() is { } lane)
+            {
+                await SendBodyOnLaneAsync(output, lane, requestId, body, kind, ct).ConfigureAwait(false);
+                return;
+            }
             FrameCodec.Write(output, FrameType.GetBegin, requestId, Messages.EncodeGetBegin(body.Length, kind));
             int chunk = Options.SendChunkBytes;
             for (int at = 0; at < body.Length; at += chunk)

@@ -27,6 +27,7 @@ internal sealed partial class ServerConnection
     private int _active;
     private ushort _version;
     private string? _closeReason;
+    private bool _handedOff; // this connection's stream and socket became a bulk lane of another connection (§12.2)
 
     public ServerConnection(KvCacheServer server, Socket socket, long id)
     {
@@ -112,11 +113,13 @@ internal sealed partial class ServerConnection
             Close(_closeReason ?? "closed");
             while (Volatile.Read(ref _active) > 0)
                 await Task.Delay(5, CancellationToken.None).ConfigureAwait(false);
+            CloseLanes();
             if (_mux is not null)
                 await _mux.DisposeAsync().ConfigureAwait(false);
-            if (stream is not null)
+            if (stream is not null && !_handedOff)
                 await stream.DisposeAsync().ConfigureAwait(false);
-            _socket.Dispose();
+            if (!_handedOff)
+                _socket.Dispose();
             _closed.Dispose();
             _slots.Dispose();
             ServerLog.ConnectionClosed(Logger, Id, _remote, _closeReason ?? "closed");
@@ -152,7 +155,15 @@ internal sealed partial class ServerConnection
         byte[] clientNonce;
         try
         {
-            using ReceivedFrame hello = FrameCodec.ExpectHandshake(await FrameCodec.ReadHandshakeAsync(stream, cancellationToken).ConfigureAwait(false), FrameType.Hello);
+            ReceivedFrame first = await FrameCodec.ReadHandshakeAsync(stream, cancellationToken).ConfigureAwait(false);
+            if (first.Type == FrameType.LaneAttach)
+            {
+                // §12.2: not a new client but a bulk lane for an authenticated connection.
+                using (first)
+                    await AttachAsLaneAsync(stream, first, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+            using ReceivedFrame hello = FrameCodec.ExpectHandshake(first, FrameType.Hello);
             (ushort min, ushort max, clientNonce) = Messages.DecodeHello(hello.Payload);
             if (max < ProtocolLimits.MinVersion || min > ProtocolLimits.MaxVersion)
             {
@@ -188,8 +199,11 @@ internal sealed partial class ServerConnection
         }
 
         byte[] serverProof = SharedSecret.ServerProof(Options.Secret, version, serverNonce, clientNonce);
+        // §12.1: from version 2 on, the welcome offers bulk lanes with a fresh session token (none when they are off).
+        byte[] token = version >= ProtocolLimits.BulkLaneVersion ? OfferBulkLanes() : [];
         await FrameCodec.WriteHandshakeAsync(stream, FrameType.Welcome,
-            Messages.EncodeWelcome(serverProof, ProtocolLimits.MaxFramePayload, Options.MaxKeysPerLookup, Options.MaxRecordBytes), cancellationToken).ConfigureAwait(false);
+            Messages.EncodeWelcome(version, serverProof, ProtocolLimits.MaxFramePayload, Options.MaxKeysPerLookup, Options.MaxRecordBytes,
+                token, token.Length == 0 ? 0 : Options.MaxBulkLanesPerConnection), cancellationToken).ConfigureAwait(false);
         _version = version;
         return stream;
     }

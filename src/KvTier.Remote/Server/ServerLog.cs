@@ -34,6 +34,9 @@ internal static partial class ServerLog
     [LoggerMessage(204, LogLevel.Error, "connection {Connection} from {Remote} failed unexpectedly")]
     public static partial void ConnectionFailed(ILogger logger, long connection, EndPoint? remote, Exception error);
 
+    [LoggerMessage(205, LogLevel.Debug, "connection {Connection} attached bulk lane {Lane} from {Remote}")]
+    public static partial void LaneAttached(ILogger logger, long connection, int lane, EndPoint? remote);
+
     [LoggerMessage(300, LogLevel.Information, "connection {Connection} request {Request} {Type} refused: {Code} {Reason}")]
     public static partial void RequestRefused(ILogger logger, long connection, uint request, string type, RemoteErrorCode code, string reason);
 

@@ -7,7 +7,7 @@ namespace KvTier.Remote.Tests.Fuzz;
 /// <summary>
 /// The check the <c>frame</c> fuzz target runs on untrusted bytes (fuzz/KvTier.Fuzz links this file, so that a saved
 /// input replays in CI exactly as it ran under AFL): the bytes are read as a stream of frames (format-spec/protocol.md
-/// §3), in one piece and split at an input-chosen point, and every frame's payload goes through the decoder of its
+/// §3, §12), in one piece and split at an input-chosen point, and every frame's payload goes through the decoder of its
 /// type, and through every other decoder too. Only <see cref="RemoteProtocolException"/> may escape a decoder; a frame
 /// must lie inside the input, and what decodes must re-encode to the same bytes where the encoding is canonical.
 /// </summary>
@@ -64,6 +64,18 @@ internal static class FrameFuzzCheck
                 Try(() => Decode(other, p));
         }
         Try(() => Messages.DecodeLayerBody(default, p, 512));
+        // A bulk lane's body head (§12.3) travels outside frames: every payload's first 16 bytes are tried as one.
+        if (p.Length >= ProtocolLimits.LaneBodyHeaderSize)
+        {
+            Try(() =>
+            {
+                ReadOnlySpan<byte> head = p.AsSpan(0, ProtocolLimits.LaneBodyHeaderSize);
+                (uint id, long length) = Messages.ReadLaneBodyHeader(head, ProtocolLimits.MaxRecordBytes);
+                var again = new byte[ProtocolLimits.LaneBodyHeaderSize];
+                Messages.WriteLaneBodyHeader(again, id, length);
+                Same(again, head.ToArray(), "lane body head");
+            });
+        }
     }
 
     private static void Decode(FrameType type, byte[] p)
@@ -81,9 +93,33 @@ internal static class FrameFuzzCheck
             case FrameType.Auth:
                 Messages.DecodeAuth(p);
                 break;
+            case FrameType.Welcome when p.Length == Messages.WelcomeV2Size:
+                Messages.Welcome w = Messages.DecodeWelcome(p, ProtocolLimits.BulkLaneVersion);
+                Same(Messages.EncodeWelcome(ProtocolLimits.BulkLaneVersion, w.Proof, w.MaxFramePayload, w.MaxKeys, w.MaxRecordBytes, w.BulkToken, w.MaxBulkLanes), p, "welcome v2");
+                break;
             case FrameType.Welcome:
                 (byte[] proof, int frame, int keys, long record) = Messages.DecodeWelcome(p);
                 Same(Messages.EncodeWelcome(proof, frame, keys, record), p, "welcome");
+                break;
+            case FrameType.LaneAttach:
+                (byte[] token, int lane, uint sequence, byte[] laneProof) = Messages.DecodeLaneAttach(p);
+                Same(Messages.EncodeLaneAttach(token, lane, sequence, laneProof), p, "lane-attach");
+                break;
+            case FrameType.LaneReady:
+                (byte[] readyProof, int readyLane) = Messages.DecodeLaneReady(p);
+                Same(Messages.EncodeLaneReady(readyProof, readyLane), p, "lane-ready");
+                break;
+            case FrameType.GetBulk:
+                (ChunkKey bulkKey, int bulkFirst, int bulkCount, int threshold) = Messages.DecodeGetBulk(p);
+                Same(Messages.EncodeGetBulk(bulkKey, bulkFirst, bulkCount, threshold), p, "get-bulk");
+                break;
+            case FrameType.PutLane:
+                (long laneLength, ChunkKey laneKey, int putLane) = Messages.DecodePutLane(p, ProtocolLimits.MaxRecordBytes);
+                Same(Messages.EncodePutLane(laneLength, laneKey, putLane), p, "put-lane");
+                break;
+            case FrameType.GetBeginLane:
+                (long laneBody, byte laneKind, int beginLane) = Messages.DecodeGetBeginLane(p, ProtocolLimits.MaxRecordBytes);
+                Same(Messages.EncodeGetBeginLane(laneBody, laneKind, beginLane), p, "get-begin-lane");
                 break;
             case FrameType.Put:
                 (long length, ChunkKey key) = Messages.DecodePut(p, ProtocolLimits.MaxRecordBytes);

@@ -46,6 +46,17 @@ internal static class FrameSeeds
             Frame(FrameType.HealthReply, Messages.EncodeHealth(new RemoteHealth(1, true, TimeSpan.FromSeconds(5), 3))),
             Frame(FrameType.List, Messages.EncodeList(key, 10)),
             Frame(FrameType.ListReply, Messages.EncodeListReply(entries, 0, 1, more: false))));
+        byte[] laneHead = new byte[ProtocolLimits.LaneBodyHeaderSize];
+        Messages.WriteLaneBodyHeader(laneHead, 1, 8);
+        yield return ("bulk.bin", Concat(
+            Frame(FrameType.Welcome, Messages.EncodeWelcome(ProtocolLimits.BulkLaneVersion, new byte[32], ProtocolLimits.MaxFramePayload, 4096, 1 << 20, nonce, 4)),
+            Frame(FrameType.LaneAttach, Messages.EncodeLaneAttach(nonce, 1, 3, new byte[ProtocolLimits.ProofSize])),
+            Frame(FrameType.LaneReady, Messages.EncodeLaneReady(new byte[ProtocolLimits.ProofSize], 1)),
+            Frame(FrameType.GetBulk, Messages.EncodeGetBulk(key, 0, 0, 1 << 20)),
+            Frame(FrameType.GetBeginLane, Messages.EncodeGetBeginLane(8, Messages.GetWhole, 1)),
+            Frame(FrameType.PutLane, Messages.EncodePutLane(40, key, 1)),
+            Frame(FrameType.Data, laneHead), // a lane body head travels outside frames; here so that the fuzzer meets one
+            Frame(FrameType.PutOk, Messages.EncodeKey(key))));
         yield return ("error.bin", Frame(FrameType.Error, Messages.EncodeError(RemoteErrorCode.NotFound, "key is not stored.")));
     }
 

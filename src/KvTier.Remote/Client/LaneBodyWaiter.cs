@@ -1,0 +1,19 @@
+namespace KvTier.Remote.Client;
+
+// A get waiting for its body on a bulk lane (format-spec/protocol.md §12.3), registered under its request id before the
+// request is sent, so that a body arriving on a lane always finds it. Completed once: by the lane's reader with the
+// body, or with a failure when the lane it was assigned dies. Lane is set (Interlocked) when get-begin-lane names it.
+internal sealed class LaneBodyWaiter(bool wholeRecord)
+{
+    private int _lane = -1;
+
+    /// <summary>Whether the body is a whole chunk record, whose sections the lane's reader may check as they arrive.</summary>
+    public bool WholeRecord { get; } = wholeRecord;
+
+    /// <summary>The body, the lane it came on, and whether every section checksum was already checked on arrival.</summary>
+    public TaskCompletionSource<(byte[] Body, int Lane, bool Verified)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int Lane => Volatile.Read(ref _lane);
+
+    public void Assign(int lane) => Interlocked.Exchange(ref _lane, lane);
+}

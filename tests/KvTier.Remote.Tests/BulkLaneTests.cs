@@ -1,0 +1,305 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using KvTier.Keys;
+using KvTier.Remote.Protocol;
+using KvTier.Testing.Records;
+using Xunit;
+
+namespace KvTier.Remote.Tests;
+
+/// <summary>
+/// Bulk lanes (format-spec/protocol.md §12): large bodies travel on extra TCP (or TLS) connections, bit-exact; lanes off
+/// on either side fall back to the multiplexer; bad attaches are refused without disturbing anything; a lane cut
+/// mid-body fails only its request, stores nothing, and the connection carries on.
+/// </summary>
+public class BulkLaneTests
+{
+    private static readonly TimeSpan NeverHang = TimeSpan.FromSeconds(60);
+
+    private static KvCacheClientOptions Lanes(KvCacheClientOptions o) => o with { BulkLaneThresholdBytes = 64 << 10 };
+
+    [Fact]
+    public async Task Large_gets_and_puts_travel_on_lanes_bit_exact()
+    {
+        await using ServerFixture fixture = ServerFixture.Start();
+        await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+        byte[] record = TestRecords.Create(1, tokens: 8192, contentSeed: 11); // ~1 MiB
+
+        Assert.Equal(2, client.ProtocolVersion);
+        Assert.Equal(2, client.BulkLanesAttached);
+        await client.PutAsync(record).WaitAsync(NeverHang);
+        byte[]? got = await client.GetAsync(TestRecords.Key(1)).WaitAsync(NeverHang);
+        RemoteLayerRange? layers = await client.GetLayersAsync(TestRecords.Key(1), 1, 1).WaitAsync(NeverHang);
+
+        Assert.Equal(record, got);
+        Assert.NotNull(layers);
+        Assert.Equal(2, layers.Sections.Count);
+        RemoteStatistics stats = fixture.Server.GetStatistics();
+        Assert.Equal(1, stats.BulkBodiesReceived);
+        Assert.True(stats.BulkBodiesSent >= 2, $"{stats.BulkBodiesSent} bodies sent on lanes");
+        Assert.Equal(2, stats.BulkLanesAttached);
+        Assert.Equal(1, client.LaneBodiesSent);
+        Assert.True(client.LaneBodiesReceived >= 2);
+        // Small bodies stay on the multiplexer.
+        byte[] small = TestRecords.Create(2, tokens: 4);
+        await client.PutAsync(small);
+        Assert.Equal(small, await client.GetAsync(TestRecords.Key(2)));
+        Assert.Equal(1, fixture.Server.GetStatistics().BulkBodiesReceived);
+    }
+
+    [Fact]
+    public async Task Lanes_off_on_the_client_or_the_server_fall_back_to_the_multiplexer()
+    {
+        byte[] record = TestRecords.Create(3, tokens: 8192, contentSeed: 3);
+        await using (ServerFixture fixture = ServerFixture.Start())
+        {
+            await using KvCacheClient client = await fixture.ConnectAsync(o => o with { BulkLaneThresholdBytes = 0 });
+            Assert.Equal(0, client.BulkLanesAttached);
+            await client.PutAsync(record);
+            Assert.Equal(record, await client.GetAsync(TestRecords.Key(3)));
+            Assert.Equal(0, fixture.Server.GetStatistics().BulkBodiesSent + fixture.Server.GetStatistics().BulkBodiesReceived);
+        }
+        await using (ServerFixture fixture = ServerFixture.Start(o => o with { MaxBulkLanesPerConnection = 0 }))
+        {
+            await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+            Assert.Equal(0, client.BulkLanesAttached);
+            await client.PutAsync(record);
+            Assert.Equal(record, await client.GetAsync(TestRecords.Key(3)));
+            Assert.Equal(0, fixture.Server.GetStatistics().BulkBodiesSent + fixture.Server.GetStatistics().BulkBodiesReceived);
+
+            // A version-2 welcome without lanes carries no token.
+            await using RawConnection raw = await RawConnection.AuthenticatedAsync(fixture.Port, ServerFixture.Secret, maxVersion: 2);
+            Assert.Equal(0, raw.Welcome.MaxBulkLanes);
+            Assert.Empty(raw.Welcome.BulkToken);
+        }
+        await using (ServerFixture fixture = ServerFixture.Start())
+        {
+            // A version-1 client gets a version-1 welcome (no token) and its requests as before.
+            await using RawConnection raw = await RawConnection.AuthenticatedAsync(fixture.Port, ServerFixture.Secret, maxVersion: 1);
+            Assert.Equal(0, raw.Welcome.MaxBulkLanes);
+            (FrameType? type, _) = await raw.ExchangeAsync(RawConnection.Frame(FrameType.Stats, []));
+            Assert.Equal(FrameType.StatsReply, type);
+            // Lane frames are not version 1.
+            (_, RemoteErrorCode? code) = await raw.ExchangeAsync(RawConnection.Frame(FrameType.GetBulk, Messages.EncodeGetBulk(TestRecords.Key(3), 0, 0, 1)));
+            Assert.Equal(RemoteErrorCode.UnexpectedFrame, code);
+        }
+    }
+
+    [Fact]
+    public async Task Concurrent_large_gets_share_the_lanes_while_small_lookups_proceed()
+    {
+        await using ServerFixture fixture = ServerFixture.Start();
+        await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+        var records = new byte[4][];
+        for (int i = 0; i < records.Length; i++)
+        {
+            records[i] = TestRecords.Create(10 + i, tokens: 8192, contentSeed: i);
+            await client.PutAsync(records[i]);
+        }
+        byte[] small = TestRecords.Create(20, tokens: 4);
+        await client.PutAsync(small);
+
+        var gets = new List<Task>();
+        for (int round = 0; round < 3; round++)
+        {
+            for (int i = 0; i < records.Length; i++)
+            {
+                int at = i;
+                gets.Add(Task.Run(async () => Assert.Equal(records[at], await client.GetAsync(TestRecords.Key(10 + at)))));
+            }
+        }
+        var lookups = new List<Task>();
+        for (int i = 0; i < 40; i++)
+            lookups.Add(Task.Run(async () => Assert.Equal(new[] { true, false }, await client.ContainsAsync([TestRecords.Key(20), TestRecords.Key(99)]))));
+
+        await Task.WhenAll([.. gets, .. lookups]).WaitAsync(NeverHang);
+        Assert.True(fixture.Server.GetStatistics().BulkBodiesSent >= 1);
+        Assert.Equal(small, await client.GetAsync(TestRecords.Key(20)));
+    }
+
+    [Fact]
+    public async Task Bad_attach_tokens_proofs_and_replays_are_refused_and_disturb_nothing()
+    {
+        await using ServerFixture fixture = ServerFixture.Start();
+        await using RawConnection owner = await RawConnection.AuthenticatedAsync(fixture.Port, ServerFixture.Secret, maxVersion: 2);
+        byte[] token = owner.Welcome.BulkToken;
+        Assert.Equal(4, owner.Welcome.MaxBulkLanes);
+        Assert.Equal(ProtocolLimits.BulkTokenSize, token.Length);
+
+        byte[] Attach(byte[] t, int lane, uint sequence, byte[]? secret = null) =>
+            Messages.EncodeLaneAttach(t, lane, sequence, SharedSecret.LaneProof(secret ?? ServerFixture.Secret, t, lane, sequence));
+
+        // Unknown token, wrong secret, a lane number beyond the server's limit.
+        Assert.Equal(RemoteErrorCode.BulkLaneRefused, await RefusedAsync(fixture.Port, Attach(RandomNumberGenerator.GetBytes(32), 0, 1)));
+        Assert.Equal(RemoteErrorCode.AuthenticationFailed, await RefusedAsync(fixture.Port, Attach(token, 0, 1, SharedSecret.FromString("another-secret-0123456789"))));
+        Assert.Equal(RemoteErrorCode.BulkLaneRefused, await RefusedAsync(fixture.Port, Attach(token, 9, 2)));
+
+        // A good attach, then the same bytes replayed, then an older sequence number for the same lane.
+        byte[] good = Attach(token, 0, 5);
+        await using (RawConnection lane = await RawConnection.ConnectAsync(fixture.Port))
+        {
+            await lane.SendHandshakeAsync(FrameType.LaneAttach, good);
+            using ReceivedFrame ready = await lane.ReadHandshakeAsync(FrameType.LaneReady);
+            (byte[] proof, int number) = Messages.DecodeLaneReady(ready.Payload);
+            Assert.Equal(0, number);
+            Assert.Equal(SharedSecret.LaneReadyProof(ServerFixture.Secret, token, 0, 5), proof);
+            Assert.Equal(RemoteErrorCode.BulkLaneRefused, await RefusedAsync(fixture.Port, good));
+            Assert.Equal(RemoteErrorCode.BulkLaneRefused, await RefusedAsync(fixture.Port, Attach(token, 0, 4)));
+            Assert.Equal(1, fixture.Server.GetStatistics().BulkLanesAttached);
+        }
+
+        // The owner's connection, other clients and the store are undisturbed.
+        (FrameType? type, _) = await owner.ExchangeAsync(RawConnection.Frame(FrameType.Health, []));
+        Assert.Equal(FrameType.HealthReply, type);
+        await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+        byte[] record = TestRecords.Create(30, tokens: 8192);
+        await client.PutAsync(record);
+        Assert.Equal(record, await client.GetAsync(TestRecords.Key(30)));
+        Assert.True(fixture.Server.GetStatistics().BulkLaneFailures >= 5);
+
+        // A token dies with its connection.
+        await owner.DisposeAsync();
+        await WaitUntilAsync(() => fixture.Server.GetStatistics().OpenConnections == 1);
+        Assert.Equal(RemoteErrorCode.BulkLaneRefused, await RefusedAsync(fixture.Port, Attach(token, 2, 9)));
+    }
+
+    [Fact]
+    public async Task A_lane_body_with_a_wrong_head_or_cut_short_stores_nothing()
+    {
+        await using ServerFixture fixture = ServerFixture.Start();
+        await using RawConnection owner = await RawConnection.AuthenticatedAsync(fixture.Port, ServerFixture.Secret, maxVersion: 2);
+        byte[] token = owner.Welcome.BulkToken;
+        byte[] record = TestRecords.Create(40, tokens: 64);
+        ChunkKey key = TestRecords.Key(40);
+
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            uint sequence = (uint)(attempt + 1);
+            await using RawConnection lane = await RawConnection.ConnectAsync(fixture.Port);
+            await lane.SendHandshakeAsync(FrameType.LaneAttach, Messages.EncodeLaneAttach(token, 0, sequence, SharedSecret.LaneProof(ServerFixture.Secret, token, 0, sequence)));
+            (await lane.ReadHandshakeAsync(FrameType.LaneReady)).Dispose();
+
+            Task<(FrameType? Type, RemoteErrorCode? Code)> reply = owner.ExchangeAsync(RawConnection.Frame(FrameType.PutLane, Messages.EncodePutLane(record.Length, key, 0), requestId: 7), completeWriting: false);
+            byte[] head = new byte[ProtocolLimits.LaneBodyHeaderSize];
+            if (attempt == 0)
+            {
+                Messages.WriteLaneBodyHeader(head, 8, record.Length); // another request's id
+                await lane.Stream.WriteAsync(head);
+                await lane.Stream.WriteAsync(record);
+            }
+            else
+            {
+                Messages.WriteLaneBodyHeader(head, 7, record.Length);
+                await lane.Stream.WriteAsync(head);
+                await lane.Stream.WriteAsync(record.AsMemory(0, record.Length / 2)); // then the lane dies
+                lane.Socket.Close();
+            }
+
+            (FrameType? type, RemoteErrorCode? code) = await reply.WaitAsync(NeverHang);
+            Assert.Equal(FrameType.Error, type);
+            Assert.Equal(RemoteErrorCode.BulkLaneFailed, code);
+        }
+
+        (FrameType? contains, _) = await owner.ExchangeAsync(RawConnection.Frame(FrameType.Contains, Messages.EncodeKeys([key])));
+        Assert.Equal(FrameType.ContainsReply, contains);
+        Assert.False(fixture.Server.Store.Contains(key));
+        Assert.Equal(0, fixture.Server.GetStatistics().InFlightPutBytes);
+    }
+
+    [Fact]
+    public async Task A_lane_cut_mid_put_fails_the_put_stores_nothing_and_the_connection_carries_on()
+    {
+        await using ServerFixture fixture = ServerFixture.Start();
+        await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+        byte[] record = TestRecords.Create(50, tokens: 8192, contentSeed: 5);
+        client.LaneBodyMidway = client.BreakLane;
+
+        var failed = await Assert.ThrowsAsync<RemoteProtocolException>(() => client.PutAsync(record).WaitAsync(NeverHang));
+
+        Assert.True(failed.Code is RemoteErrorCode.BulkLaneFailed or RemoteErrorCode.BulkLaneLost, failed.Code.ToString());
+        Assert.True(failed.IsTransient);
+        client.LaneBodyMidway = null;
+        Assert.False((await client.ContainsAsync([TestRecords.Key(50)]))[0]);
+        Assert.False(fixture.Server.Store.Contains(TestRecords.Key(50)));
+        await WaitUntilAsync(() => fixture.Server.GetStatistics().InFlightPutBytes == 0);
+        await client.PutAsync(record).WaitAsync(NeverHang);
+        Assert.Equal(record, await client.GetAsync(TestRecords.Key(50)).WaitAsync(NeverHang));
+    }
+
+    [Fact]
+    public async Task A_lane_cut_mid_get_fails_the_get_and_the_connection_carries_on()
+    {
+        await using ServerFixture fixture = ServerFixture.Start();
+        await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+        byte[] record = TestRecords.Create(60, tokens: 8192, contentSeed: 6);
+        await client.PutAsync(record);
+        client.LaneBodyMidway = client.BreakLane;
+
+        var failed = await Assert.ThrowsAsync<RemoteProtocolException>(() => client.GetAsync(TestRecords.Key(60)).WaitAsync(NeverHang));
+
+        Assert.Equal(RemoteErrorCode.BulkLaneLost, failed.Code);
+        client.LaneBodyMidway = null;
+        Assert.True(client.IsConnected);
+        Assert.True((await client.ContainsAsync([TestRecords.Key(60)]))[0]);
+        // The lost lane is attached again in the background (replacing the server's end of it, if it still had one).
+        await WaitUntilAsync(() => client.BulkLanesAttached == 2);
+        for (int i = 0; i < 4; i++)
+            Assert.Equal(record, await client.GetAsync(TestRecords.Key(60)).WaitAsync(NeverHang));
+        Assert.True(client.LaneBodiesReceived >= 4);
+    }
+
+    [Fact]
+    public async Task Lanes_to_a_TLS_server_are_TLS_too()
+    {
+        using X509Certificate2 certificate = TlsTests.SelfSigned();
+        await using ServerFixture fixture = ServerFixture.Start(o => o with { Certificate = certificate });
+        string pin = Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
+        await using KvCacheClient client = await fixture.ConnectAsync(o => Lanes(o) with { UseTls = true, PinnedCertificateSha256 = pin, TlsTargetHost = "localhost" });
+        byte[] record = TestRecords.Create(70, tokens: 8192, contentSeed: 7);
+
+        Assert.Equal(2, client.BulkLanesAttached);
+        await client.PutAsync(record).WaitAsync(NeverHang);
+        Assert.Equal(record, await client.GetAsync(TestRecords.Key(70)).WaitAsync(NeverHang));
+        RemoteStatistics stats = fixture.Server.GetStatistics();
+        Assert.Equal(1, stats.BulkBodiesReceived);
+        Assert.Equal(1, stats.BulkBodiesSent);
+
+        // Plain bytes on a lane to a TLS server never reach the attach.
+        await using RawConnection plain = await RawConnection.ConnectAsync(fixture.Port);
+        await plain.SendHandshakeAsync(FrameType.LaneAttach, new byte[Messages.LaneAttachSize]);
+        (_, bool closed) = await plain.ReadErrorAndCloseAsync();
+        Assert.True(closed);
+    }
+
+    [Fact]
+    public async Task Lane_options_are_validated_with_messages_that_name_them()
+    {
+        await using ServerFixture fixture = ServerFixture.Start();
+        var lanes = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => fixture.ConnectAsync(o => o with { BulkLanes = 0 }));
+        var threshold = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => fixture.ConnectAsync(o => o with { BulkLaneThresholdBytes = int.MaxValue }));
+        var server = Assert.Throws<ArgumentOutOfRangeException>(() => new KvCacheServerOptions { Secret = ServerFixture.Secret, MaxBulkLanesPerConnection = -1 }.Validate());
+
+        Assert.Contains(nameof(KvCacheClientOptions.BulkLanes), lanes.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(KvCacheClientOptions.BulkLaneThresholdBytes), threshold.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(KvCacheServerOptions.MaxBulkLanesPerConnection), server.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<RemoteErrorCode?> RefusedAsync(int port, byte[] attach)
+    {
+        await using RawConnection lane = await RawConnection.ConnectAsync(port);
+        await lane.SendHandshakeAsync(FrameType.LaneAttach, attach);
+        (RemoteErrorCode? code, bool closed) = await lane.ReadErrorAndCloseAsync();
+        Assert.True(closed);
+        return code;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        long deadline = Environment.TickCount64 + (long)NeverHang.TotalMilliseconds;
+        while (!condition())
+        {
+            Assert.True(Environment.TickCount64 < deadline, "the condition never held");
+            await Task.Delay(10);
+        }
+    }
+}
