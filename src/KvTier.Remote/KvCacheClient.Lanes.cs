@@ -17,7 +17,7 @@ public sealed partial class KvCacheClient
     private readonly ConcurrentDictionary<uint, LaneBodyWaiter> _laneWaiters = new();
     private readonly CancellationTokenSource _disposing = new();
     private readonly byte[] _bulkToken = [];
-    private readonly ClientBulkLane?[] _lanes = [];
+    private readonly BulkLane?[] _lanes = [];
     private int _laneSequence;
     private int _nextLane;
     private long _laneBodiesReceived;
@@ -33,7 +33,7 @@ public sealed partial class KvCacheClient
         get
         {
             int n = 0;
-            foreach (ClientBulkLane? lane in _lanes)
+            foreach (BulkLane? lane in _lanes)
             {
                 if (lane is { IsClosed: false })
                     n++;
@@ -71,7 +71,7 @@ public sealed partial class KvCacheClient
     {
         try
         {
-            ClientBulkLane lane = await AttachLaneAsync(number, cancellationToken).ConfigureAwait(false);
+            BulkLane lane = await AttachLaneAsync(number, cancellationToken).ConfigureAwait(false);
             if (_disposing.IsCancellationRequested)
             {
                 lane.Close();
@@ -88,7 +88,7 @@ public sealed partial class KvCacheClient
     }
 
     // §12.2: a new TCP (and TLS) connection whose first frame is lane-attach; lane-ready proves the server knows the secret.
-    private async Task<ClientBulkLane> AttachLaneAsync(int number, CancellationToken cancellationToken)
+    private async Task<BulkLane> AttachLaneAsync(int number, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         timeout.CancelAfter(_options.ConnectTimeout);
@@ -109,7 +109,7 @@ public sealed partial class KvCacheClient
                 throw Messages.Malformed($"lane-ready names lane {readyLane}; lane {number} was attached.");
             if (!CryptographicOperations.FixedTimeEquals(serverProof, SharedSecret.LaneReadyProof(_options.Secret, _bulkToken, number, sequence)))
                 throw new RemoteProtocolException(RemoteErrorCode.AuthenticationFailed, $"the server answering bulk lane {number} does not know the shared secret.");
-            return new ClientBulkLane(number, stream, socket);
+            return new BulkLane(number, stream, socket);
         }
         catch
         {
@@ -121,7 +121,7 @@ public sealed partial class KvCacheClient
     }
 
     // §12.3: get bodies arrive on a lane as [head][body]; each goes straight into its own array, to the get waiting for it.
-    private async Task ReadLaneAsync(ClientBulkLane lane)
+    private async Task ReadLaneAsync(BulkLane lane)
     {
         byte[] head = new byte[ProtocolLimits.LaneBodyHeaderSize];
         LaneBodyWaiter? current = null;
@@ -161,7 +161,7 @@ public sealed partial class KvCacheClient
     // has arrived, while it is still in cache and while the server keeps sending, instead of in a second pass over the
     // whole body afterwards. True when every section checked; false leaves the checks to the caller (§7.2), which
     // then reports what is wrong.
-    private async Task<bool> ReceiveLaneBodyAsync(ClientBulkLane lane, byte[] body, bool wholeRecord)
+    private async Task<bool> ReceiveLaneBodyAsync(BulkLane lane, byte[] body, bool wholeRecord)
     {
         const int Step = 1 << 20;
         const int TableBytes = 256 << 10; // the header and section table of every realistic record fit in this
@@ -215,7 +215,7 @@ public sealed partial class KvCacheClient
     }
 
     // A lane that ended or failed: out of the pool, the gets assigned to it failed (typed), re-attached in the background.
-    private void LoseLane(ClientBulkLane lane, LaneBodyWaiter? current)
+    private void LoseLane(BulkLane lane, LaneBodyWaiter? current)
     {
         bool removedNow = Interlocked.CompareExchange(ref _lanes[lane.Number], null, lane) == lane;
         lane.Close();
@@ -245,26 +245,13 @@ public sealed partial class KvCacheClient
     }
 
     // A lane free to carry a put body, or null (then the body takes the multiplexer). The caller releases lane.Send.
-    private ClientBulkLane? TryTakeSendLane()
-    {
-        int start = (int)((uint)Interlocked.Increment(ref _nextLane) % (uint)_lanes.Length);
-        for (int i = 0; i < _lanes.Length; i++)
-        {
-            ClientBulkLane? lane = Volatile.Read(ref _lanes[(start + i) % _lanes.Length]);
-            if (lane is null || lane.IsClosed || !lane.Send.Wait(0))
-                continue;
-            if (!lane.IsClosed)
-                return lane;
-            lane.Send.Release();
-        }
-        return null;
-    }
+    private BulkLane? TryTakeSendLane() => BulkLane.TryTakeSendLane(_lanes, ref _nextLane);
 
     private bool LanesUsable => _lanes.Length > 0 && BulkLanesAttached > 0;
 
     // §12.3 put-lane: the request on the channel, [head][body] on the lane, the reply on the channel. Any failure
     // loses the lane (both sides close it: a half-sent body cannot be resynchronised).
-    private async Task<ChunkKey> PutOnLaneAsync(MultiplexingStream.Channel channel, uint id, ClientBulkLane lane, ReadOnlyMemory<byte> record, ChunkKey key, CancellationToken ct)
+    private async Task<ChunkKey> PutOnLaneAsync(MultiplexingStream.Channel channel, uint id, BulkLane lane, ReadOnlyMemory<byte> record, ChunkKey key, CancellationToken ct)
     {
         bool ok = false;
         try

@@ -45,7 +45,7 @@ public sealed partial class KvCacheClient : IAsyncDisposable
         if (options.BulkLanesEnabled && welcome.MaxBulkLanes > 0)
         {
             _bulkToken = welcome.BulkToken;
-            _lanes = new ClientBulkLane?[Math.Min(options.BulkLanes, welcome.MaxBulkLanes)];
+            _lanes = new BulkLane?[Math.Min(options.BulkLanes, welcome.MaxBulkLanes)];
         }
     }
 

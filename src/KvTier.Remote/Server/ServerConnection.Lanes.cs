@@ -14,7 +14,7 @@ namespace KvTier.Remote.Server;
 internal sealed partial class ServerConnection
 {
     private readonly Lock _laneLock = new();
-    private ServerBulkLane?[]? _lanes; // null: no lanes on this connection (version 1, or lanes off)
+    private BulkLane?[]? _lanes; // null: no lanes on this connection (version 1, or lanes off)
     private byte[]? _bulkToken;
     private uint[] _lastLaneSequence = []; // per lane number: the highest attach sequence accepted (§12.2)
     private int _nextLane;
@@ -28,7 +28,7 @@ internal sealed partial class ServerConnection
         lock (_laneLock)
         {
             _bulkToken = token;
-            _lanes = new ServerBulkLane?[Options.MaxBulkLanesPerConnection];
+            _lanes = new BulkLane?[Options.MaxBulkLanesPerConnection];
             _lastLaneSequence = new uint[Options.MaxBulkLanesPerConnection];
         }
         _server.RegisterBulkOwner(token, this);
@@ -46,7 +46,7 @@ internal sealed partial class ServerConnection
             await RefuseAsync(stream, RemoteErrorCode.BulkLaneRefused, "unknown or expired bulk session token.", cancellationToken).ConfigureAwait(false);
             return;
         }
-        var lane = new ServerBulkLane(number, stream, _socket);
+        var lane = new BulkLane(number, stream, _socket);
         (RemoteErrorCode code, string? message) = owner.TryAttachLane(lane, sequence, proof);
         if (message is not null)
         {
@@ -74,9 +74,9 @@ internal sealed partial class ServerConnection
     }
 
     // §12.2 checks, on the owning connection. A lane number already attached is replaced: its client gave it up.
-    private (RemoteErrorCode Code, string? Message) TryAttachLane(ServerBulkLane lane, uint sequence, byte[] proof)
+    private (RemoteErrorCode Code, string? Message) TryAttachLane(BulkLane lane, uint sequence, byte[] proof)
     {
-        ServerBulkLane? replaced;
+        BulkLane? replaced;
         lock (_laneLock)
         {
             if (_lanes is null || _bulkToken is null || _closed.IsCancellationRequested)
@@ -100,7 +100,7 @@ internal sealed partial class ServerConnection
     }
 
     // A lane whose peer misbehaved or vanished: closed, its slot freed; the connection and other lanes carry on.
-    private void FailLane(ServerBulkLane lane)
+    private void FailLane(BulkLane lane)
     {
         lock (_laneLock)
         {
@@ -117,7 +117,7 @@ internal sealed partial class ServerConnection
     private void CloseLanes()
     {
         byte[]? token;
-        ServerBulkLane?[]? lanes;
+        BulkLane?[]? lanes;
         lock (_laneLock)
         {
             token = _bulkToken;
@@ -129,7 +129,7 @@ internal sealed partial class ServerConnection
             _server.UnregisterBulkOwner(token);
         if (lanes is null)
             return;
-        foreach (ServerBulkLane? lane in lanes)
+        foreach (BulkLane? lane in lanes)
         {
             if (lane is not null && lane.Close())
                 _server.LaneClosed();
@@ -137,26 +137,10 @@ internal sealed partial class ServerConnection
     }
 
     // A free lane for a get body, or null (then the body takes the multiplexer). The caller releases lane.Send.
-    private ServerBulkLane? TryTakeSendLane()
-    {
-        ServerBulkLane?[]? lanes = Volatile.Read(ref _lanes);
-        if (lanes is null)
-            return null;
-        int start = (int)((uint)Interlocked.Increment(ref _nextLane) % (uint)lanes.Length);
-        for (int i = 0; i < lanes.Length; i++)
-        {
-            ServerBulkLane? lane = Volatile.Read(ref lanes[(start + i) % lanes.Length]);
-            if (lane is null || lane.IsClosed || !lane.Send.Wait(0))
-                continue;
-            if (!lane.IsClosed)
-                return lane;
-            lane.Send.Release();
-        }
-        return null;
-    }
+    private BulkLane? TryTakeSendLane() => Volatile.Read(ref _lanes) is { } lanes ? BulkLane.TryTakeSendLane(lanes, ref _nextLane) : null;
 
     // §12.3 get: get-begin-lane on the channel, then [head][body] on the lane.
-    private async Task SendBodyOnLaneAsync(PipeWriter output, ServerBulkLane lane, uint requestId, ReadOnlyMemory<byte> body, byte kind, CancellationToken ct)
+    private async Task SendBodyOnLaneAsync(PipeWriter output, BulkLane lane, uint requestId, ReadOnlyMemory<byte> body, byte kind, CancellationToken ct)
     {
         try
         {
@@ -190,7 +174,7 @@ internal sealed partial class ServerConnection
     private async Task PutLaneAsync(MultiplexingStream.Channel channel, ReceivedFrame put, CancellationToken ct)
     {
         uint requestId = put.Header.RequestId;
-        ServerBulkLane? lane = LaneNamedBy(put.Payload);
+        BulkLane? lane = LaneNamedBy(put.Payload);
         bool answered = false;
         try
         {
@@ -226,7 +210,7 @@ internal sealed partial class ServerConnection
         }
     }
 
-    private async Task ReadLaneBodyAsync(ServerBulkLane lane, uint requestId, byte[] body, CancellationToken ct)
+    private async Task ReadLaneBodyAsync(BulkLane lane, uint requestId, byte[] body, CancellationToken ct)
     {
         long received = 0;
         try
@@ -258,7 +242,7 @@ internal sealed partial class ServerConnection
 
     // The attached lane a put-lane payload names, read before the payload is validated (so that a refused put-lane
     // still closes the lane its body went to); null when none is attached under that number.
-    private ServerBulkLane? LaneNamedBy(ReadOnlySpan<byte> payload)
+    private BulkLane? LaneNamedBy(ReadOnlySpan<byte> payload)
     {
         if (payload.Length != Messages.PutLaneSize)
             return null;
