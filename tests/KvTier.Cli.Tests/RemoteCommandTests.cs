@@ -85,5 +85,17 @@ public sealed class RemoteCommandTests : IDisposable
         Assert.False(File.Exists(output));
     }
 
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("65")]
+    public void Serve_refuses_a_bulk_lane_count_out_of_range_before_it_listens(string lanes)
+    {
+        CliResult result = CliRunner.Run("serve", "--listen", "127.0.0.1:0", "--data", _files.Store, "--token-file", _token, "--bulk-lanes", lanes);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"--bulk-lanes {lanes} must be between 0 and 64", result.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_files.Store, "index"))); // Refused before the store was opened.
+    }
+
     public void Dispose() => _files.Dispose();
 }

@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
 using KvTier.Cli.Stores;
 using KvTier.Remote;
+using KvTier.Remote.Protocol;
 using KvTier.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -26,6 +27,13 @@ internal static class ServeCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Serve TLS with this certificate: a .pfx/.p12 file, or a PEM file with the certificate (and its key, unless --tls-key)", HelpName = "FILE" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert, when it is in a separate file", HelpName = "FILE" };
         var grace = new Option<double>("--grace-s") { Description = "Seconds that requests in flight may take to finish at shutdown", DefaultValueFactory = _ => 10, HelpName = "SECONDS" };
+        var bulkLanes = new Option<int>("--bulk-lanes")
+        {
+            Description = "Bulk lanes each connection may attach (format-spec/protocol.md §12): extra plain connections that carry record bodies of "
+                + "1 MiB and more beside the multiplexed one; 0 keeps every body on the multiplexer. 0 to 64",
+            DefaultValueFactory = _ => 4,
+            HelpName = "N",
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Log every connection and request (debug level), not only warnings and lifecycle events" };
         Option<long> memory = StoreAccess.MemoryMiB();
         Option<double> disk = StoreAccess.DiskGiB();
@@ -35,13 +43,16 @@ internal static class ServeCommand
             + "(the token itself never travels), optionally over TLS. Prints `listening on HOST:PORT` when ready; SIGTERM or Ctrl-C "
             + "stops it gracefully (requests in flight finish, the store is closed)")
         {
-            listen, data, tokenFile, tlsCert, tlsKey, grace, verbose, memory, disk, segment,
+            listen, data, tokenFile, tlsCert, tlsKey, grace, bulkLanes, verbose, memory, disk, segment,
         };
         command.SetAction(parse => context.Guard(() =>
         {
             IPEndPoint endpoint = ParseListen(parse.GetValue(listen)!);
             byte[] secret = SharedSecret.ReadTokenFile(parse.GetValue(tokenFile)!);
             using X509Certificate2? certificate = parse.GetValue(tlsCert) is { } cert ? LoadCertificate(cert, parse.GetValue(tlsKey)) : null;
+            int lanes = parse.GetValue(bulkLanes);
+            if (lanes is < 0 or > ProtocolLimits.MaxBulkLanes)
+                throw new ArgumentException($"--bulk-lanes {lanes} must be between 0 and {ProtocolLimits.MaxBulkLanes}.");
             double graceSeconds = parse.GetValue(grace);
             if (!(graceSeconds >= 0))
                 throw new ArgumentException("--grace-s must be 0 or more.");
@@ -63,6 +74,7 @@ internal static class ServeCommand
                 server = KvCacheServer.Start(store, new KvCacheServerOptions
                 {
                     Endpoint = endpoint, Secret = secret, Certificate = certificate, ShutdownGracePeriod = TimeSpan.FromSeconds(graceSeconds),
+                    MaxBulkLanesPerConnection = lanes,
                 }, logger, ownsStore: true);
             }
             catch (SocketException e)
