@@ -67,9 +67,9 @@ foreach (IBenchSystem system in systems)
     }
     foreach (BenchRecord record in large)
         await system.PutAsync(record);
-    for (int i = 0; i < 2 * large.Length; i++)
+    for (int i = 0; i < 4 * large.Length; i++)
         await system.GetAsync(large[i % large.Length]);
-    await Task.Delay(1000);
+    await Task.Delay(1500);
 
     Timing smallPut = await TimeEach(small.Take(smallCount), system.PutAsync);
     Timing smallGet = await TimeEach(small.Take(smallCount), r => system.GetAsync(r));
@@ -77,7 +77,7 @@ foreach (IBenchSystem system in systems)
         await system.PutAsync(small[i]); // Every lookup key stored.
     double? concurrentGets = system is RawTcpSystem ? null : await ConcurrentGetsPerSecond(system, small.Take(smallCount).ToArray(), concurrency);
     Timing largePut = await TimeEach(large, system.PutAsync);
-    Timing largeGet = await TimeEach(large.Concat(large), r => system.GetAsync(r));
+    Timing largeGet = await TimeEach(large.Concat(large).Concat(large).Concat(large), r => system.GetAsync(r));
     Timing? lookup = null;
     if (system.LookupAsync(small.Take(lookupKeys).Select(r => r.Key).ToArray()) is { } probe)
     {
