@@ -67,7 +67,8 @@ foreach (IBenchSystem system in systems)
     }
     foreach (BenchRecord record in large)
         await system.PutAsync(record);
-    for (int i = 0; i < 4 * large.Length; i++)
+    long warmUpStart = Stopwatch.GetTimestamp();
+    for (int i = 0; i < 4 * large.Length || (Stopwatch.GetElapsedTime(warmUpStart).TotalSeconds < (quick ? 1 : 3) && i < 200); i++)
         await system.GetAsync(large[i % large.Length]);
     await Task.Delay(1500);
 
