@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using KvTier.Keys;
 using KvTier.Remote.Protocol;
+using KvTier.Storage;
 using KvTier.Testing.Records;
 using Xunit;
 
@@ -45,6 +46,46 @@ public class BulkLaneTests
         await client.PutAsync(small);
         Assert.Equal(small, await client.GetAsync(TestRecords.Key(2)));
         Assert.Equal(1, fixture.Server.GetStatistics().BulkBodiesReceived);
+    }
+
+    [Fact]
+    public async Task A_record_damaged_on_the_server_disk_is_never_served_on_a_lane_and_is_dropped()
+    {
+        await using ServerFixture fixture = ServerFixture.Start();
+        byte[] record = TestRecords.Create(9, tokens: 8192, contentSeed: 5); // ~1 MiB: a lane body
+        await using (KvCacheClient writer = await fixture.ConnectAsync(Lanes))
+            await writer.PutAsync(record);
+        await fixture.RestartAsync(); // An empty memory tier: the get reads the segment file.
+        await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+        StoredEntry entry = fixture.Server.Store.Enumerate().Single(e => e.Key == TestRecords.Key(9));
+        string segment = fixture.Server.Store.GetSegments().Single(s => s.Id == entry.SegmentId).Path;
+        // Flip a byte of the last section in the file: the server reads through its memory map, which sees the change.
+        long at = entry.Offset + entry.RecordLength - 3;
+        using (var file = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            file.Position = at;
+            int b = file.ReadByte();
+            file.Position = at;
+            file.WriteByte((byte)(b ^ 0x40));
+        }
+
+        byte[]? served = null;
+        try
+        {
+            served = await client.GetAsync(TestRecords.Key(9)).WaitAsync(NeverHang);
+        }
+        catch (RemoteProtocolException)
+        {
+            // The lane was closed mid-body when the section failed: the get fails rather than deliver the record.
+        }
+
+        Assert.Null(served);
+        Assert.Null(await client.GetAsync(TestRecords.Key(9)).WaitAsync(NeverHang)); // dropped from the store
+        Assert.True(fixture.Server.Store.GetStatistics().CorruptionEvents >= 1);
+        // The connection carries on, lanes included.
+        byte[] other = TestRecords.Create(10, tokens: 8192, contentSeed: 6);
+        await client.PutAsync(other);
+        Assert.Equal(other, await client.GetAsync(TestRecords.Key(10)).WaitAsync(NeverHang));
     }
 
     [Fact]

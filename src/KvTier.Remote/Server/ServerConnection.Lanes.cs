@@ -2,7 +2,9 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using KvTier.Keys;
+using KvTier.Format;
 using KvTier.Remote.Protocol;
+using KvTier.Storage;
 using Nerdbank.Streams;
 
 namespace KvTier.Remote.Server;
@@ -139,19 +141,47 @@ internal sealed partial class ServerConnection
     // A free lane for a get body, or null (then the body takes the multiplexer). The caller releases lane.Send.
     private BulkLane? TryTakeSendLane() => Volatile.Read(ref _lanes) is { } lanes ? BulkLane.TryTakeSendLane(lanes, ref _nextLane) : null;
 
-    // §12.3 get: get-begin-lane on the channel, then [head][body] on the lane.
-    private async Task SendBodyOnLaneAsync(PipeWriter output, BulkLane lane, uint requestId, ReadOnlyMemory<byte> body, byte kind, CancellationToken ct)
+    // §12.3 get: get-begin-lane on the channel, then [head][body] on the lane. With checkSectionsOf (a whole record,
+    // leased with header verification), each section's checksum is checked just before the section is written, so the
+    // check overlaps the sending; a section that fails ends the body early (the lane is closed, the client fails the get)
+    // and the store drops the record.
+    private async Task SendBodyOnLaneAsync(PipeWriter output, BulkLane lane, uint requestId, ReadOnlyMemory<byte> body, byte kind, CancellationToken ct,
+        RecordLease? checkSectionsOf = null)
     {
         try
         {
             await FrameCodec.WriteAsync(output, FrameType.GetBeginLane, requestId, Messages.EncodeGetBeginLane(body.Length, kind, lane.Number), ct).ConfigureAwait(false);
             byte[] head = new byte[ProtocolLimits.LaneBodyHeaderSize];
             Messages.WriteLaneBodyHeader(head, requestId, body.Length);
+            bool corrupt = false;
             try
             {
                 await lane.Stream.WriteAsync(head, ct).ConfigureAwait(false);
-                await lane.Stream.WriteAsync(body, ct).ConfigureAwait(false);
-                await lane.Stream.FlushAsync(ct).ConfigureAwait(false);
+                if (checkSectionsOf is null)
+                {
+                    await lane.Stream.WriteAsync(body, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    SectionEntry[] sections = [.. checkSectionsOf.Record.Sections];
+                    Array.Sort(sections, static (a, b) => a.Offset.CompareTo(b.Offset));
+                    long sent = 0;
+                    foreach (SectionEntry section in sections)
+                    {
+                        if (!checkSectionsOf.TryGetSection(section.Layer, section.Kind, out _))
+                        {
+                            corrupt = true;
+                            break;
+                        }
+                        long end = section.Offset + section.Length;
+                        await lane.Stream.WriteAsync(body[(int)sent..(int)end], ct).ConfigureAwait(false);
+                        sent = end;
+                    }
+                    if (!corrupt)
+                        await lane.Stream.WriteAsync(body[(int)sent..], ct).ConfigureAwait(false);
+                }
+                if (!corrupt)
+                    await lane.Stream.FlushAsync(ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or OperationCanceledException or NotSupportedException)
             {
@@ -160,6 +190,13 @@ internal sealed partial class ServerConnection
                 if (e is OperationCanceledException && !_closed.IsCancellationRequested)
                     throw;
                 throw new RemoteProtocolException(RemoteErrorCode.BulkLaneFailed, $"bulk lane {lane.Number} failed while sending {body.Length} bytes: {e.Message}");
+            }
+            if (corrupt)
+            {
+                // The body stopped mid-way: the lane is no longer framed. Closed; the client's get fails with a lane error
+                // and, retried, finds the record gone (the store dropped it when its section failed).
+                FailLane(lane);
+                throw new RemoteProtocolException(RemoteErrorCode.NotFound, $"key {checkSectionsOf!.Key}'s record failed its checksums and was dropped.");
             }
             _server.CountBulkSent();
         }

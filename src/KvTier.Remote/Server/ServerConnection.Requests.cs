@@ -257,7 +257,10 @@ internal sealed partial class ServerConnection
         else
             (key, firstLayer, layerCount) = Messages.DecodeGet(get.Payload);
         uint requestId = get.Header.RequestId;
-        if (!_server.Store.TryGet(key, out RecordLease? lease))
+        // Header verification: the header and section table are checked now, each section's checksum before the section
+        // is sent (whole records) or copied (layer ranges), so no byte is served unchecked and a whole record on a lane
+        // is checked while it is being sent rather than in a pass of its own first.
+        if (!_server.Store.TryGet(key, ReadVerification.Header, out RecordLease? lease))
             throw new RemoteProtocolException(RemoteErrorCode.NotFound, $"key {key} is not stored.");
         using (lease)
         {
@@ -265,16 +268,18 @@ internal sealed partial class ServerConnection
             byte kind;
             if (layerCount == 0)
             {
-                if (_server.Store.Options.ReadVerification == ReadVerification.Header && lease.Tier == StoreTier.Disk)
-                {
-                    foreach (SectionEntry section in lease.Record.Sections)
-                    {
-                        if (!lease.TryGetSection(section.Layer, section.Kind, out _))
-                            throw new RemoteProtocolException(RemoteErrorCode.NotFound, $"key {key}'s record failed its checksums and was dropped.");
-                    }
-                }
                 body = lease.Bytes;
                 kind = Messages.GetWhole;
+                if (body.Length >= laneThreshold && TryTakeSendLane() is { } wholeLane)
+                {
+                    await SendBodyOnLaneAsync(output, wholeLane, requestId, body, kind, ct, checkSectionsOf: lease).ConfigureAwait(false);
+                    return;
+                }
+                foreach (SectionEntry section in lease.Record.Sections)
+                {
+                    if (!lease.TryGetSection(section.Layer, section.Kind, out _))
+                        throw new RemoteProtocolException(RemoteErrorCode.NotFound, $"key {key}'s record failed its checksums and was dropped.");
+                }
             }
             else
             {
