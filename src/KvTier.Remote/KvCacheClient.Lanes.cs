@@ -141,10 +141,10 @@ public sealed partial class KvCacheClient
                 (uint id, long length) = Messages.ReadLaneBodyHeader(head, MaxGetBody);
                 if (!_laneWaiters.TryGetValue(id, out current))
                     return; // No get waits for it (it timed out): the body cannot be skipped safely, so the lane goes.
-                byte[] body = GC.AllocateUninitializedArray<byte>((int)length);
-                bool verified = await ReceiveLaneBodyAsync(lane, body, current.WholeRecord).ConfigureAwait(false);
+                byte[] body = current.Allocate((int)length);
+                bool verified = await ReceiveLaneBodyAsync(lane, body, (int)length, current.WholeRecord).ConfigureAwait(false);
                 Interlocked.Increment(ref _laneBodiesReceived);
-                current.Done.TrySetResult((body, lane.Number, verified));
+                current.Done.TrySetResult((body, (int)length, lane.Number, verified));
             }
         }
         catch (Exception)
@@ -161,8 +161,9 @@ public sealed partial class KvCacheClient
     // has arrived, while it is still in cache and while the server keeps sending, instead of in a second pass over the
     // whole body afterwards. True when every section checked; false leaves the checks to the caller (§7.2), which
     // then reports what is wrong.
-    private async Task<bool> ReceiveLaneBodyAsync(BulkLane lane, byte[] body, bool wholeRecord)
+    private async Task<bool> ReceiveLaneBodyAsync(BulkLane lane, byte[] buffer, int length, bool wholeRecord)
     {
+        Memory<byte> body = buffer.AsMemory(0, length);
         const int Step = 1 << 20;
         const int TableBytes = 256 << 10; // the header and section table of every realistic record fit in this
         ChunkRecord? record = null;
@@ -176,7 +177,7 @@ public sealed partial class KvCacheClient
             Action<int>? midway = LaneBodyMidway;
             if (midway is not null && received < body.Length / 2)
                 want = Math.Min(want, body.Length / 2 - received); // the test hook runs with half the body read, exactly
-            int n = await lane.Stream.ReadAsync(body.AsMemory(received, want), _disposing.Token).ConfigureAwait(false);
+            int n = await lane.Stream.ReadAsync(body.Slice(received, want), _disposing.Token).ConfigureAwait(false);
             if (n == 0)
                 throw new EndOfStreamException();
             received += n;
@@ -204,7 +205,7 @@ public sealed partial class KvCacheClient
             while (next < sections.Length && sections[next].Offset + sections[next].Length <= received)
             {
                 SectionEntry s = sections[next++];
-                if (System.IO.Hashing.XxHash3.HashToUInt64(body.AsSpan((int)s.Offset, (int)s.Length)) != s.Checksum)
+                if (System.IO.Hashing.XxHash3.HashToUInt64(body.Span.Slice((int)s.Offset, (int)s.Length)) != s.Checksum)
                 {
                     checking = false;
                     break;
@@ -299,7 +300,7 @@ public sealed partial class KvCacheClient
     }
 
     // §12.3 get-begin-lane: the body comes on the lane named, to the waiter registered before the request was sent.
-    private async Task<(byte[] Body, bool Verified)> ReceiveBodyFromLaneAsync(ReceivedFrame begin, LaneBodyWaiter? waiter, byte expectedKind, CancellationToken ct)
+    private async Task<(byte[] Body, int Length, bool Verified)> ReceiveBodyFromLaneAsync(ReceivedFrame begin, LaneBodyWaiter? waiter, byte expectedKind, CancellationToken ct)
     {
         long length;
         byte kind;
@@ -315,10 +316,10 @@ public sealed partial class KvCacheClient
         waiter.Assign(number);
         if (number >= _lanes.Length || Volatile.Read(ref _lanes[number]) is not { IsClosed: false })
             waiter.Done.TrySetException(new RemoteProtocolException(RemoteErrorCode.BulkLaneLost, $"the server sent a body on bulk lane {number}, which is not attached."));
-        (byte[] body, int from, bool verified) = await waiter.Done.Task.WaitAsync(ct).ConfigureAwait(false);
-        if (from != number || body.Length != length)
-            throw Messages.Malformed($"bulk lane {from} delivered {body.Length} bytes; get-begin-lane announced {length} on lane {number}.");
-        return (body, verified);
+        (byte[] body, int received, int from, bool verified) = await waiter.Done.Task.WaitAsync(ct).ConfigureAwait(false);
+        if (from != number || received != length)
+            throw Messages.Malformed($"bulk lane {from} delivered {received} bytes; get-begin-lane announced {length} on lane {number}.");
+        return (body, received, verified);
     }
 
     private void CloseLanes()

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -22,7 +23,7 @@ namespace KvTier.Remote;
 /// <see cref="RemoteProtocolException"/>s: <see cref="RemoteErrorCode.ConnectionRefused"/>,
 /// <see cref="RemoteErrorCode.AuthenticationFailed"/>, <see cref="RemoteErrorCode.Timeout"/>,
 /// <see cref="RemoteErrorCode.ConnectionLost"/>, protocol errors, or the server's error code. A miss is not a failure:
-/// <see cref="GetAsync"/> returns <c>null</c>, <see cref="DeleteAsync"/> false. Once the connection is lost
+/// <see cref="GetAsync(ChunkKey, CancellationToken)"/> returns <c>null</c>, <see cref="DeleteAsync"/> false. Once the connection is lost
 /// (<see cref="IsConnected"/> false) every operation fails; connect a new client.
 /// </remarks>
 public sealed partial class KvCacheClient : IAsyncDisposable
@@ -182,17 +183,55 @@ public sealed partial class KvCacheClient : IAsyncDisposable
     public Task<byte[]?> GetAsync(ChunkKey key, CancellationToken cancellationToken = default) =>
         RunAsync<byte[]?>(async (channel, id, ct) =>
         {
-            (byte[]? body, bool verified) = await RequestBodyAsync(channel, id, key, 0, 0, Messages.GetWhole, ct).ConfigureAwait(false);
-            return body is null ? null : CheckWholeRecord(body, verified, key);
+            (byte[]? body, int length, bool verified) = await RequestBodyAsync(channel, id, key, 0, 0, Messages.GetWhole, ExactArray, ct).ConfigureAwait(false);
+            if (body is null)
+                return null;
+            CheckWholeRecord(body, length, verified, key);
+            return body;
         }, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetAsync(ChunkKey, CancellationToken)"/>, into an array rented from <paramref name="pool"/>: a caller
+    /// that reads many large records reuses the same memory instead of having a new array (and, for large records, new
+    /// pages from the system) for each one. Dispose the result to give the array back.
+    /// </summary>
+    /// <param name="key">The record's key.</param>
+    /// <param name="pool">Where the body's array comes from and goes back to, for example <c>ArrayPool&lt;byte&gt;.Shared</c>.</param>
+    /// <param name="cancellationToken">Cancels the get.</param>
+    /// <returns>The checked record, or <c>null</c> when the server does not hold it.</returns>
+    /// <exception cref="RemoteProtocolException">As for <see cref="GetAsync(ChunkKey, CancellationToken)"/>.</exception>
+    public Task<PooledRecord?> GetAsync(ChunkKey key, ArrayPool<byte> pool, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        return RunAsync<PooledRecord?>(async (channel, id, ct) =>
+        {
+            (byte[]? body, int length, bool verified) = await RequestBodyAsync(channel, id, key, 0, 0, Messages.GetWhole, pool.Rent, ct).ConfigureAwait(false);
+            if (body is null)
+                return null;
+            var record = new PooledRecord(pool, body, length);
+            try
+            {
+                CheckWholeRecord(body, length, verified, key);
+            }
+            catch
+            {
+                record.Dispose();
+                throw;
+            }
+            return record;
+        }, cancellationToken);
+    }
+
+    // The body's array when the caller keeps it: exactly its length.
+    private static readonly Func<int, byte[]> ExactArray = static length => GC.AllocateUninitializedArray<byte>(length);
 
     // §7.2: a whole-record body is one chunk record with the key asked for, every section checksum right (already
     // checked on arrival when it came on a lane, §12.3).
-    private static byte[] CheckWholeRecord(byte[] body, bool sectionsVerified, ChunkKey key)
+    private static void CheckWholeRecord(byte[] body, int length, bool sectionsVerified, ChunkKey key)
     {
         try
         {
-            ChunkRecord record = ChunkRecord.Parse(body);
+            ChunkRecord record = ChunkRecord.Parse(body.AsMemory(0, length));
             if (!sectionsVerified)
             {
                 foreach (SectionEntry s in record.Sections)
@@ -205,7 +244,6 @@ public sealed partial class KvCacheClient : IAsyncDisposable
         {
             throw new RemoteProtocolException(RemoteErrorCode.InvalidRecord, $"the record for key {key} failed its checks on arrival: {e.Message}", e);
         }
-        return body;
     }
 
     /// <summary>
@@ -222,19 +260,21 @@ public sealed partial class KvCacheClient : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(layerCount, ushort.MaxValue);
         return RunAsync<RemoteLayerRange?>(async (channel, id, ct) =>
         {
-            (byte[]? body, _) = await RequestBodyAsync(channel, id, key, firstLayer, layerCount, Messages.GetLayers, ct).ConfigureAwait(false);
+            (byte[]? body, _, _) = await RequestBodyAsync(channel, id, key, firstLayer, layerCount, Messages.GetLayers, ExactArray, ct).ConfigureAwait(false);
             return body is null ? null : Messages.DecodeLayerBody(key, body, 2 * layerCount);
         }, cancellationToken);
     }
 
     // §7.2 get, or §12.3 get-bulk when lanes are attached (the waiter registered before the request leaves).
     // Verified: every section checksum of a whole record was already checked as it arrived on a lane.
-    private async Task<(byte[]? Body, bool Verified)> RequestBodyAsync(MultiplexingStream.Channel channel, uint id, ChunkKey key, int firstLayer, int layerCount, byte expectedKind, CancellationToken ct)
+    // The body is the first Length bytes of the array allocate gave (exactly that long for ExactArray).
+    private async Task<(byte[]? Body, int Length, bool Verified)> RequestBodyAsync(MultiplexingStream.Channel channel, uint id, ChunkKey key, int firstLayer, int layerCount, byte expectedKind,
+        Func<int, byte[]> allocate, CancellationToken ct)
     {
         LaneBodyWaiter? waiter = null;
         if (_options.BulkLanesEnabled && LanesUsable)
         {
-            waiter = new LaneBodyWaiter(expectedKind == Messages.GetWhole);
+            waiter = new LaneBodyWaiter(expectedKind == Messages.GetWhole, allocate);
             _laneWaiters[id] = waiter;
         }
         try
@@ -243,7 +283,7 @@ public sealed partial class KvCacheClient : IAsyncDisposable
                 await FrameCodec.WriteAsync(channel.Output, FrameType.Get, id, Messages.EncodeGet(key, firstLayer, layerCount), ct).ConfigureAwait(false);
             else
                 await FrameCodec.WriteAsync(channel.Output, FrameType.GetBulk, id, Messages.EncodeGetBulk(key, firstLayer, layerCount, _options.BulkLaneThresholdBytes), ct).ConfigureAwait(false);
-            return await ReadGetBodyAsync(channel, expectedKind, waiter, ct).ConfigureAwait(false);
+            return await ReadGetBodyAsync(channel, expectedKind, waiter, allocate, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -252,7 +292,8 @@ public sealed partial class KvCacheClient : IAsyncDisposable
         }
     }
 
-    private async Task<(byte[]? Body, bool Verified)> ReadGetBodyAsync(MultiplexingStream.Channel channel, byte expectedKind, LaneBodyWaiter? waiter, CancellationToken ct)
+    private async Task<(byte[]? Body, int Length, bool Verified)> ReadGetBodyAsync(MultiplexingStream.Channel channel, byte expectedKind, LaneBodyWaiter? waiter,
+        Func<int, byte[]> allocate, CancellationToken ct)
     {
         ReceivedFrame? first = await FrameCodec.ReadAsync(channel.Input, ProtocolLimits.MaxFramePayload, ct).ConfigureAwait(false)
             ?? throw new RemoteProtocolException(RemoteErrorCode.ConnectionLost, "the server closed the channel without answering.");
@@ -262,7 +303,7 @@ public sealed partial class KvCacheClient : IAsyncDisposable
             {
                 (RemoteErrorCode code, string message) = Messages.DecodeError(first.Payload);
                 if (code == RemoteErrorCode.NotFound)
-                    return (null, false);
+                    return (null, 0, false);
                 throw new RemoteProtocolException(code, message);
             }
         }
@@ -275,7 +316,7 @@ public sealed partial class KvCacheClient : IAsyncDisposable
             (length, kind) = Messages.DecodeGetBegin(begin.Payload, Math.Min(_options.MaxRecordBytes, ProtocolLimits.MaxRecordBytes) + (4 << 20));
         if (kind != expectedKind)
             throw Messages.Malformed($"the server answered with body kind {kind}, not {expectedKind}.");
-        byte[] body = GC.AllocateUninitializedArray<byte>((int)length);
+        byte[] body = allocate((int)length);
         long received = 0;
         while (true)
         {
@@ -292,7 +333,7 @@ public sealed partial class KvCacheClient : IAsyncDisposable
         }
         if (received != length)
             throw new RemoteProtocolException(RemoteErrorCode.LengthMismatch, $"the get body ended after {received} of the {length} bytes announced.");
-        return (body, false);
+        return (body, (int)length, false);
     }
 
     /// <summary>For each key, whether the server holds it (§7.3). Lists longer than the server's limit are split into several requests.</summary>
