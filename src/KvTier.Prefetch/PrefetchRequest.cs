@@ -54,7 +54,7 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
         for (int i = 0; i < layers; i++)
             _layers[i] = new TaskCompletionSource<LayerReady>(TaskCreationOptions.RunContinuationsAsynchronously);
         _cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _decodeInPlace = owner.Options.CpuDecodeInPlace && owner.Decoder is CpuSectionDecoder && destination.DeviceBuffer is null;
+        _decodeInPlace = owner.Options.CpuDecodeInPlace && owner.Decoder.DecodesUnstagedPayloads && destination.DeviceBuffer is null;
         Pipeline = Task.CompletedTask;
     }
 

@@ -51,7 +51,8 @@ public sealed record PrefetcherOptions
     public bool SkipChunksAfterMissing { get; init; }
 
     /// <summary>
-    /// With the CPU decoder (<see cref="CpuSectionDecoder"/>) and a host destination, decode each section straight from
+    /// With the CPU decoder (<see cref="CpuSectionDecoder"/>, or any decoder whose
+    /// <see cref="ISectionDecoder.DecodesUnstagedPayloads"/> is true) and a host destination, decode each section straight from
     /// the tier's bytes — the record's memory map or its memory-tier buffer, which the request's lease keeps in place —
     /// once its checksum has been checked, instead of first copying it into a staging block. This saves one copy of every
     /// byte (for raw records from the memory tier, about as much work as the decode itself) and uses no staging memory;

@@ -1,5 +1,6 @@
 using KvTier.Format.Codecs;
 using KvTier.Keys;
+using KvTier.Prefetch.Decoding;
 using KvTier.Storage;
 using KvTier.Testing.Remote;
 using Xunit;
@@ -108,5 +109,43 @@ public sealed class StoreTierTests
         store.AssertReleased(prefetcher);
         Assert.Equal(2, store.Store.GetStatistics().RemoteHits);
         Assert.True(store.Store.Contains(keys[1])); // Kept locally for the next request.
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_wrapping_decoder_decodes_in_place_only_when_it_says_it_can(bool unstaged)
+    {
+        using var store = new PrefetchStore();
+        (ChunkKey[] keys, byte[][] records) = store.AddChunks(3, CodecId.Q8);
+        var decoder = new WrappingDecoder(unstaged);
+        await using var prefetcher = new Prefetcher(store.Store, new PrefetcherOptions { Decoder = decoder });
+        KvDestination destination = PrefetchStore.Destination(keys.Length);
+        await using (PrefetchRequest request = prefetcher.Start(keys, destination))
+            Assert.Equal(keys.Length, (await request.Completion).ReusablePrefixChunks);
+
+        for (int c = 0; c < keys.Length; c++)
+            PrefetchStore.AssertDelivered(destination, records[c], c, 2);
+        Assert.Equal(unstaged, prefetcher.GetStatistics().StagingAllocatedBytes == 0);
+        Assert.Equal(!unstaged, decoder.SawStaged);
+        store.AssertReleased(prefetcher);
+    }
+
+    private sealed class WrappingDecoder(bool unstaged) : ISectionDecoder
+    {
+        private int _staged;
+
+        public string Name => "wrapping";
+
+        public bool DecodesUnstagedPayloads => unstaged;
+
+        public bool SawStaged => Volatile.Read(ref _staged) != 0;
+
+        public ValueTask DecodeAsync(StagedSection section, Memory<float> destination, CancellationToken cancellationToken)
+        {
+            if (section.IsStaged)
+                Volatile.Write(ref _staged, 1);
+            return CpuSectionDecoder.Instance.DecodeAsync(section, destination, cancellationToken);
+        }
     }
 }

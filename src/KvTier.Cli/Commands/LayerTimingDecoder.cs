@@ -28,6 +28,9 @@ internal sealed class LayerTimingDecoder(ISectionDecoder inner) : ISectionDecode
     /// <inheritdoc/>
     public string Name => Inner.Name;
 
+    /// <inheritdoc/>
+    public bool DecodesUnstagedPayloads => Inner.DecodesUnstagedPayloads;
+
     /// <summary>Decode time summed over the sections of the request since <see cref="Begin"/>, over all workers.</summary>
     public TimeSpan Busy => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks));
 

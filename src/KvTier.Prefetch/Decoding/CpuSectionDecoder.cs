@@ -23,6 +23,10 @@ public sealed class CpuSectionDecoder : ISectionDecoder
     public string Name => "cpu-simd";
 
     /// <inheritdoc/>
+    /// <remarks>True: the CPU decoders read any memory.</remarks>
+    public bool DecodesUnstagedPayloads => true;
+
+    /// <inheritdoc/>
     public ValueTask DecodeAsync(StagedSection section, Memory<float> destination, CancellationToken cancellationToken)
     {
         Decode(section, destination.Span);

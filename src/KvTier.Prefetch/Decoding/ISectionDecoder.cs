@@ -16,6 +16,15 @@ public interface ISectionDecoder
     string Name { get; }
 
     /// <summary>
+    /// Whether this decoder can decode a payload that was not copied into staging memory: the tier's own bytes (a memory
+    /// map or a memory-tier buffer, <see cref="StagedSection.IsStaged"/> false), which are neither page-locked nor
+    /// 4 KiB-aligned. Only then does <see cref="PrefetcherOptions.CpuDecodeInPlace"/> apply. Default: false (a device
+    /// decoder needs page-locked staging for its copies); <see cref="CpuSectionDecoder"/> says true, and a decoder that
+    /// wraps another should say what the wrapped one says.
+    /// </summary>
+    bool DecodesUnstagedPayloads => false;
+
+    /// <summary>
     /// Decodes <paramref name="section"/> into <paramref name="destination"/>: exactly
     /// <see cref="StagedSection.ElementCount"/> values, bit-identical to <c>ChunkRecord.DecodeSection</c>.
     /// </summary>
