@@ -1,4 +1,5 @@
 using KvTier.Fuzz;
+using KvTier.Testing.Fuzz;
 using Xunit;
 
 namespace KvTier.Format.Tests.Fuzz;
@@ -60,7 +61,7 @@ public sealed class CorpusReplayTests
     // Every input under fuzz/FOLDER/chunk-record, in a stable order; README files describe the folder and are not inputs.
     private static string[] InputFiles(string folder)
     {
-        string directory = Path.Combine(RepositoryRoot(), "fuzz", folder, "chunk-record");
+        string directory = Path.Combine(FuzzInputs.RepositoryRoot(), "fuzz", folder, "chunk-record");
         Assert.True(Directory.Exists(directory),
             $"{directory} is missing. It is part of the repository (fuzz/README.md): restore it from version control rather than deleting the test.");
         string[] files = Directory.GetFiles(directory, "*", SearchOption.AllDirectories)
@@ -68,18 +69,5 @@ public sealed class CorpusReplayTests
             .ToArray();
         Array.Sort(files, StringComparer.Ordinal);
         return files;
-    }
-
-    // The test runs from tests/KvTier.Format.Tests/bin/...; the repository root is the first directory above it holding KvTier.sln.
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "KvTier.sln")))
-                return d.FullName;
-        }
-
-        Assert.Fail($"No directory above {AppContext.BaseDirectory} holds KvTier.sln; the replay test must run from a build inside the repository.");
-        return null!;
     }
 }

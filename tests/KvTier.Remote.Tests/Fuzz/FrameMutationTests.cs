@@ -1,3 +1,4 @@
+using KvTier.Testing.Fuzz;
 using Xunit;
 
 namespace KvTier.Remote.Tests.Fuzz;
@@ -12,7 +13,7 @@ public class FrameMutationTests
     [Fact]
     public void The_committed_corpus_matches_the_seed_generator()
     {
-        string corpus = Path.Combine(RepositoryRoot(), "fuzz", "corpus", "frame");
+        string corpus = FuzzInputs.CorpusDirectory("frame");
         foreach ((string name, byte[] bytes) in FrameSeeds.Create())
             Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(corpus, name)));
     }
@@ -20,7 +21,7 @@ public class FrameMutationTests
     [Fact]
     public void Seeds_and_regressions_pass_the_check()
     {
-        string[] inputs = CorpusFiles();
+        string[] inputs = FuzzInputs.SeedsAndRegressions("frame");
         Assert.NotEmpty(inputs);
         foreach (string file in inputs)
             FrameFuzzCheck.Run(File.ReadAllBytes(file));
@@ -60,23 +61,5 @@ public class FrameMutationTests
             }
             FrameFuzzCheck.Run(input);
         }
-    }
-
-    private static string[] CorpusFiles()
-    {
-        string root = RepositoryRoot();
-        string regressions = Path.Combine(root, "fuzz", "regressions", "frame");
-        return [.. Directory.GetFiles(Path.Combine(root, "fuzz", "corpus", "frame")),
-            .. Directory.Exists(regressions) ? Directory.GetFiles(regressions) : []];
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "KvTier.sln")))
-                return d.FullName;
-        }
-        throw new DirectoryNotFoundException($"No directory above {AppContext.BaseDirectory} holds KvTier.sln.");
     }
 }

@@ -1,3 +1,4 @@
+using KvTier.Testing.Fuzz;
 using Xunit;
 
 namespace KvTier.Storage.Tests.Fuzz;
@@ -12,7 +13,7 @@ public class SegmentMutationTests
     [Fact]
     public void Seeds_and_regressions_pass_the_check()
     {
-        string[] inputs = CorpusFiles();
+        string[] inputs = FuzzInputs.SeedsAndRegressions("segment");
         Assert.NotEmpty(inputs);
         foreach (string file in inputs)
             SegmentFuzzCheck.Run(File.ReadAllBytes(file));
@@ -21,7 +22,7 @@ public class SegmentMutationTests
     [Fact]
     public void Thousands_of_mutated_segments_only_raise_format_errors()
     {
-        byte[][] seeds = [.. Directory.GetFiles(Path.Combine(RepositoryRoot(), "fuzz", "corpus", "segment")).Order().Select(File.ReadAllBytes)];
+        byte[][] seeds = [.. Directory.GetFiles(FuzzInputs.CorpusDirectory("segment")).Order().Select(File.ReadAllBytes)];
         var random = new Random(20261128);
         for (int i = 0; i < 1500; i++)
         {
@@ -53,23 +54,5 @@ public class SegmentMutationTests
             }
             SegmentFuzzCheck.Run(input);
         }
-    }
-
-    private static string[] CorpusFiles()
-    {
-        string root = RepositoryRoot();
-        string regressions = Path.Combine(root, "fuzz", "regressions", "segment");
-        return [.. Directory.GetFiles(Path.Combine(root, "fuzz", "corpus", "segment")),
-            .. Directory.Exists(regressions) ? Directory.GetFiles(regressions) : []];
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "KvTier.sln")))
-                return d.FullName;
-        }
-        throw new DirectoryNotFoundException($"No directory above {AppContext.BaseDirectory} holds KvTier.sln.");
     }
 }
