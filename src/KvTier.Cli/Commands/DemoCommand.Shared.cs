@@ -111,7 +111,7 @@ internal static partial class DemoCommand
         {
             if (tokenFile is null)
                 throw new ArgumentException("--shared with --server needs --token-file (the server's shared secret).");
-            (string host, int port) = ParseServer(server);
+            (string host, int port) = RemoteCommand.ParseServer(server);
             console.MarkupLine($"Sharing through the server at [green]{Markup.Escape(server)}[/].");
             return (host, port, SharedSecret.ReadTokenFile(tokenFile), null);
         }
@@ -122,13 +122,5 @@ internal static partial class DemoCommand
         console.MarkupLine($"Started a cache server (what [grey]kvtier serve[/] runs) at [green]{started.Endpoint}[/] over a scratch store; "
             + "the two instances below reach it over TCP with a shared secret, each through its own connection.");
         return ("127.0.0.1", started.Endpoint.Port, secret, started);
-    }
-
-    private static (string Host, int Port) ParseServer(string server)
-    {
-        int colon = server.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(server[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
-            throw new ArgumentException($"--server must be HOST:PORT (for example 127.0.0.1:7400); got '{server}'.");
-        return (server[..colon], port);
     }
 }

@@ -156,17 +156,14 @@ internal static class RemoteCommand
 
     private static int Run(CliContext context, ParseResult parse, Connection connection, Func<KvCacheClient, Task<int>> body) => context.Guard(() =>
     {
-        string server = parse.GetValue(connection.Server)!;
-        int colon = server.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(server.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
-            throw new ArgumentException($"--server {server}: expected HOST:PORT, such as 127.0.0.1:7400.");
+        (string host, int port) = ParseServer(parse.GetValue(connection.Server)!);
         double seconds = parse.GetValue(connection.Timeout);
         if (!(seconds > 0))
             throw new ArgumentException("--timeout-s must be more than 0.");
         string? pin = parse.GetValue(connection.TlsPin);
         var options = new KvCacheClientOptions
         {
-            Host = server[..colon].Trim('[', ']'),
+            Host = host,
             Port = port,
             Secret = SharedSecret.ReadTokenFile(parse.GetValue(connection.TokenFile)!),
             UseTls = parse.GetValue(connection.Tls) || pin is not null,
@@ -192,5 +189,15 @@ internal static class RemoteCommand
     {
         await using KvCacheClient client = await KvCacheClient.ConnectAsync(options);
         return await body(client);
+    }
+
+    /// <summary>A <c>--server HOST:PORT</c> value (an IPv6 host may be in brackets).</summary>
+    /// <exception cref="ArgumentException">It is not HOST:PORT with a port from 1 to 65535.</exception>
+    internal static (string Host, int Port) ParseServer(string server)
+    {
+        int colon = server.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(server.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
+            throw new ArgumentException($"--server {server}: expected HOST:PORT, such as 127.0.0.1:7400.");
+        return (server[..colon].Trim('[', ']'), port);
     }
 }
