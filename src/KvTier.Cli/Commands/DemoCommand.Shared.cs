@@ -39,10 +39,13 @@ internal static partial class DemoCommand
             (string host, int port, byte[] secret, started) = ConnectOrStart(console, server, tokenFile, scratch);
             Request[] requests = RunRequests(console, model, keys, steps);
             var client = new KvCacheClientOptions { Host = host, Port = port, Secret = secret };
+            // The remote tier's default 2 s per call suits an engine (a slow server is a miss); the demo wants every chunk
+            // shared even on a busy machine, where connecting and the first durable put can take longer.
+            var tier = new RemoteTierOptions { Client = client, CallTimeout = TimeSpan.FromSeconds(30) };
 
             // Instance A: computes, stores locally, and its store writes every record behind to the server.
             long sent, bytesSent;
-            await using (var tierA = new RemoteTier(new RemoteTierOptions { Client = client }))
+            await using (var tierA = new RemoteTier(tier))
             using (KvStore a = KvStore.Open(DemoStoreOptions(Path.Combine(scratch, "instance-a")) with { RemoteTier = tierA }))
             {
                 var walks = new StoreWalk[requests.Length];
@@ -57,7 +60,7 @@ internal static partial class DemoCommand
             }
 
             // Instance B: an empty local store in front of the same server, as a second engine process would have.
-            await using var tierB = new RemoteTier(new RemoteTierOptions { Client = client });
+            await using var tierB = new RemoteTier(tier);
             using KvStore b = KvStore.Open(DemoStoreOptions(Path.Combine(scratch, "instance-b")) with { RemoteTier = tierB });
             var timing = new LayerTimingDecoder(CpuSectionDecoder.Instance);
             using var prefetcher = new Prefetcher(b, new PrefetcherOptions { SkipChunksAfterMissing = true, Decoder = timing });
