@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using KvTier.Format;
 using KvTier.Format.Codecs;
+using KvTier.Testing;
 using Xunit;
 
 namespace KvTier.Format.Tests.Conformance;
@@ -14,19 +15,8 @@ namespace KvTier.Format.Tests.Conformance;
 /// </summary>
 public sealed class ConformanceVectorTests
 {
-    private static readonly string VectorsDirectory = Locate();
+    private static readonly string VectorsDirectory = RepositoryFiles.ConformanceVectors();
 
-    private static string Locate()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "format-spec", "vectors");
-            if (File.Exists(Path.Combine(candidate, "manifest.json")))
-                return candidate;
-        }
-
-        throw new DirectoryNotFoundException($"format-spec/vectors/manifest.json not found above {AppContext.BaseDirectory}.");
-    }
 
     public static TheoryData<string> Files()
     {

@@ -1,5 +1,5 @@
 using KvTier.Fuzz;
-using KvTier.Testing.Fuzz;
+using KvTier.Testing;
 using Xunit;
 
 namespace KvTier.Format.Tests.Fuzz;
@@ -61,7 +61,7 @@ public sealed class CorpusReplayTests
     // Every input under fuzz/FOLDER/chunk-record, in a stable order; README files describe the folder and are not inputs.
     private static string[] InputFiles(string folder)
     {
-        string directory = Path.Combine(FuzzInputs.RepositoryRoot(), "fuzz", folder, "chunk-record");
+        string directory = Path.Combine(RepositoryFiles.Root(), "fuzz", folder, "chunk-record");
         Assert.True(Directory.Exists(directory),
             $"{directory} is missing. It is part of the repository (fuzz/README.md): restore it from version control rather than deleting the test.");
         string[] files = Directory.GetFiles(directory, "*", SearchOption.AllDirectories)

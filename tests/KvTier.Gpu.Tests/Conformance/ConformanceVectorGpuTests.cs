@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text.Json;
 using KvTier.Format;
+using KvTier.Testing;
 using Xunit;
 
 namespace KvTier.Gpu.Tests.Conformance;
@@ -14,19 +15,8 @@ namespace KvTier.Gpu.Tests.Conformance;
 [Collection(CpuAcceleratorCollection.Name)]
 public sealed class ConformanceVectorGpuTests(CpuAcceleratorFixture gpu)
 {
-    private static readonly string VectorsDirectory = Locate();
+    private static readonly string VectorsDirectory = RepositoryFiles.ConformanceVectors();
 
-    private static string Locate()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "format-spec", "vectors");
-            if (File.Exists(Path.Combine(candidate, "manifest.json")))
-                return candidate;
-        }
-
-        throw new DirectoryNotFoundException($"format-spec/vectors/manifest.json not found above {AppContext.BaseDirectory}.");
-    }
 
     private static JsonDocument Manifest() => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(VectorsDirectory, "manifest.json")));
 
