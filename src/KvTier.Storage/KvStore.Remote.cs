@@ -66,17 +66,11 @@ public sealed partial class KvStore
     {
         ArgumentNullException.ThrowIfNull(prefixKeys);
         ThrowIfDisposed();
-        int local = 0;
-        lock (_lock)
-        {
-            while (local < prefixKeys.Count && _records.ContainsKey(prefixKeys[local]))
-                local++;
-        }
-        if (local == prefixKeys.Count || Remote is not { } remote)
+        ChunkKey[] keys = prefixKeys as ChunkKey[] ?? [.. prefixKeys];
+        int local = LongestPrefix(keys);
+        if (local == keys.Length || Remote is not { } remote)
             return local;
-        var rest = new ChunkKey[prefixKeys.Count - local];
-        for (int i = 0; i < rest.Length; i++)
-            rest[i] = prefixKeys[local + i];
+        ChunkKey[] rest = keys[local..];
         int remoteCount = await remote.LongestPrefixAsync(rest, cancellationToken).ConfigureAwait(false);
         return local + Math.Clamp(remoteCount, 0, rest.Length);
     }
