@@ -197,19 +197,13 @@ public sealed partial class PrefetchRequest
                 pool.Return(buffer);
                 return false;
             }
-            Interlocked.Increment(ref _layerPending[layer]);
-            if (!writer.TryWrite(new StagedSection(buffer, lease.Record, chunk, layer, kind)))
-            {
-                Interlocked.Decrement(ref _layerPending[layer]);
-                throw new InvalidOperationException("The decode channel closed while the reader was writing."); // Only this reader completes it.
-            }
+            Publish(writer, new StagedSection(buffer, lease.Record, chunk, layer, kind));
         }
         catch
         {
             pool.Return(buffer);
             throw;
         }
-        _owner.CountStaged();
         return true;
     }
 
@@ -222,14 +216,20 @@ public sealed partial class PrefetchRequest
         // SAFETY: the payload lies in the record's memory map or memory-tier buffer, native memory that never moves; the
         // request holds the lease (and with it the mapping or the buffer, unchanged) until every stage has ended.
         byte* address = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(payload));
-        Interlocked.Increment(ref _layerPending[layer]);
-        if (!writer.TryWrite(new StagedSection(address, payload.Length, lease.Record, chunk, layer, kind)))
+        Publish(writer, new StagedSection(address, payload.Length, lease.Record, chunk, layer, kind));
+        return true;
+    }
+
+    /// <summary>Hands a checked section to the decoders; its layer counts it as in flight until it is decoded.</summary>
+    private void Publish(ChannelWriter<StagedSection> writer, StagedSection section)
+    {
+        Interlocked.Increment(ref _layerPending[section.Layer]);
+        if (!writer.TryWrite(section))
         {
-            Interlocked.Decrement(ref _layerPending[layer]);
+            Interlocked.Decrement(ref _layerPending[section.Layer]);
             throw new InvalidOperationException("The decode channel closed while the reader was writing."); // Only this reader completes it.
         }
         _owner.CountStaged();
-        return true;
     }
 
     private static bool CopySection(RecordLease lease, int layer, SectionKind kind, StagingBuffer buffer)
