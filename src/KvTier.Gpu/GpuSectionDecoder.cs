@@ -162,11 +162,7 @@ public sealed class GpuSectionDecoder : IDisposable
         int elements = record.Header.TokenCount * record.Header.Layout.KvDim;
         if (destination.Length != elements)
             throw new ArgumentException($"Destination holds {destination.Length} values; the section has {elements}.", nameof(destination));
-        ReadOnlySpan<byte> payload = record.GetPayload(layer, kind);
-        ArrayView1D<float, Stride1D.Dense> output = _output.Get(Accelerator, elements);
-        DecodeInto(record, layer, kind, payload, output);
-        output.CopyToCPU(Accelerator.DefaultStream, destination);
-        Accelerator.Synchronize();
+        DecodePayload(record, layer, kind, record.GetPayload(layer, kind), destination); // The length is checked before the checksum pass.
     }
 
     /// <summary>Decodes an already checked, staged payload on the device into <paramref name="destination"/> (see <see cref="DecodePayload(ChunkRecord, int, SectionKind, ReadOnlySpan{byte})"/>).</summary>
