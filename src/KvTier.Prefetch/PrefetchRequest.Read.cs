@@ -139,6 +139,10 @@ public sealed partial class PrefetchRequest
                 _leases[chunk] = null;
                 MarkMissing(chunk, ChunkStatus.Mismatch);
             }
+            else
+            {
+                Volatile.Write(ref _headers[chunk], lease.Record.Header);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using KvTier.Format;
 using KvTier.Keys;
 using KvTier.Prefetch.Decoding;
 using KvTier.Storage;
@@ -26,6 +27,7 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
     private readonly Prefetcher _owner;
     private readonly ChunkKey[] _keys;
     private readonly RecordLease?[] _leases;       // written by the reader, released after every stage has ended
+    private readonly ChunkRecordHeader?[] _headers; // written by the reader for each chunk that fits, before layer 0 completes; kept after the leases end
     private readonly int[] _status;                // ChunkStatus
     private readonly int[] _layerPending;          // sections in flight per layer, plus 1 while the reader is on it
     private readonly bool[] _layerDone;            // under _layerLock
@@ -45,6 +47,7 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
         _keys = keys;
         Destination = destination;
         _leases = new RecordLease?[keys.Length];
+        _headers = new ChunkRecordHeader?[keys.Length];
         _status = new int[keys.Length];
         int layers = destination.Layers;
         _layerPending = new int[layers];
@@ -114,6 +117,19 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
         if ((uint)chunk >= (uint)_status.Length)
             throw new ArgumentOutOfRangeException(nameof(chunk), chunk, $"Chunk must be within [0, {_status.Length}).");
         return (ChunkStatus)Volatile.Read(ref _status[chunk]);
+    }
+
+    /// <summary>
+    /// The header of chunk <paramref name="chunk"/>'s record (its layout, token count, and the position its KV was computed
+    /// at), or null when the chunk is not in the store or did not fit the destination. Set before layer 0 completes, and
+    /// kept after the request ends; a chunk found corrupt later keeps its header but its status says it is not loaded.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No such chunk.</exception>
+    public ChunkRecordHeader? GetChunkHeader(int chunk)
+    {
+        if ((uint)chunk >= (uint)_headers.Length)
+            throw new ArgumentOutOfRangeException(nameof(chunk), chunk, $"Chunk must be within [0, {_headers.Length}).");
+        return Volatile.Read(ref _headers[chunk]);
     }
 
     /// <summary>

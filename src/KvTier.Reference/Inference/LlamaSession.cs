@@ -74,6 +74,13 @@ public sealed partial class LlamaSession
     /// <summary>Positions this session has computed with the forward pass (positions copied from a cache are not counted).</summary>
     public long ForwardCount { get; private set; }
 
+    /// <summary>
+    /// Attention and MLP work this session has done, in multiply-accumulates: per position and layer, the Q, K, V and
+    /// output projections, the attention scores and weighted sum over the positions attended, and the three feed-forward
+    /// matrices (embedding lookups, norms and the classifier are not counted). The measure of prefill work a blend saves.
+    /// </summary>
+    public long Work { get; private set; }
+
     /// <summary>Empties the cache, to start a new sequence.</summary>
     public void Reset() => Cache.SetLength(0);
 
@@ -145,81 +152,19 @@ public sealed partial class LlamaSession
         LlamaConfig p = _config;
         int dim = p.Dim;
         int kvDim = p.KvDim;
-        int hidden = p.HiddenDim;
-        int headSize = p.HeadSize;
-        int kvMul = p.QueryHeadsPerKvHead;
-        float attentionScale = MathF.Sqrt(headSize);
         Span<float> x = _x;
 
         _w.TokenEmbedding.AsSpan(token * dim, dim).CopyTo(x);
 
         // The rotation depends only on the position and the channel pair, so compute it once for all layers and heads.
-        for (int pair = 0; pair < _ropeFrequency.Length; pair++)
-        {
-            float angle = position * _ropeFrequency[pair];
-            _ropeCos[pair] = MathF.Cos(angle);
-            _ropeSin[pair] = MathF.Sin(angle);
-        }
+        SetRopeAngles(position);
 
         for (int layer = 0; layer < p.Layers; layer++)
         {
-            VectorMath.RmsNorm(_xb, x, _w.RmsAttention.AsSpan(layer * dim, dim));
-
-            Span<float> keyCache = Cache.KeyStorage(layer);
-            Span<float> valueCache = Cache.ValueStorage(layer);
-            Span<float> k = keyCache.Slice(position * kvDim, kvDim);
-            Span<float> v = valueCache.Slice(position * kvDim, kvDim);
-            VectorMath.MatMul(_q, _xb, _w.Wq.AsSpan(layer * dim * dim, dim * dim), dim, dim);
-            VectorMath.MatMul(k, _xb, _w.Wk.AsSpan(layer * kvDim * dim, kvDim * dim), dim, kvDim);
-            VectorMath.MatMul(v, _xb, _w.Wv.AsSpan(layer * kvDim * dim, kvDim * dim), dim, kvDim);
-
-            // RoPE: rotate adjacent pairs (i, i+1) of every query head and every key head.
-            Rotate(_q);
-            Rotate(k);
-
-            // Grouped-query attention over positions 0..position.
-            for (int h = 0; h < p.Heads; h++)
-            {
-                ReadOnlySpan<float> q = _q.AsSpan(h * headSize, headSize);
-                int kvOffset = h / kvMul * headSize;
-                Span<float> att = _att.AsSpan(0, position + 1);
-                for (int t = 0; t <= position; t++)
-                {
-                    float score = VectorMath.Dot(q, keyCache.Slice(t * kvDim + kvOffset, headSize));
-                    att[t] = score / attentionScale;
-                }
-
-                VectorMath.Softmax(att);
-                Span<float> xb = _xb.AsSpan(h * headSize, headSize);
-                xb.Clear();
-                for (int t = 0; t <= position; t++)
-                {
-                    ReadOnlySpan<float> vt = valueCache.Slice(t * kvDim + kvOffset, headSize);
-                    float a = att[t];
-                    for (int i = 0; i < headSize; i++)
-                        xb[i] += a * vt[i];
-                }
-            }
-
-            VectorMath.MatMul(_xb2, _xb, _w.Wo.AsSpan(layer * dim * dim, dim * dim), dim, dim);
-            for (int i = 0; i < dim; i++)
-                x[i] += _xb2[i];
-
-            // SwiGLU feed-forward: w2(silu(w1(x)) * w3(x)).
-            VectorMath.RmsNorm(_xb, x, _w.RmsFeedForward.AsSpan(layer * dim, dim));
-            VectorMath.MatMul(_hb, _xb, _w.W1.AsSpan(layer * hidden * dim, hidden * dim), dim, hidden);
-            VectorMath.MatMul(_hb2, _xb, _w.W3.AsSpan(layer * hidden * dim, hidden * dim), dim, hidden);
-            for (int i = 0; i < hidden; i++)
-            {
-                float val = _hb[i];
-                val *= 1.0f / (1.0f + MathF.Exp(-val));
-                val *= _hb2[i];
-                _hb[i] = val;
-            }
-
-            VectorMath.MatMul(_xb, _hb, _w.W2.AsSpan(layer * dim * hidden, dim * hidden), hidden, dim);
-            for (int i = 0; i < dim; i++)
-                x[i] += _xb[i];
+            Span<float> k = Cache.KeyStorage(layer).AsSpan(position * kvDim, kvDim);
+            Span<float> v = Cache.ValueStorage(layer).AsSpan(position * kvDim, kvDim);
+            ProjectQkv(layer, x, _q, k, v);
+            AttendAndFeedForward(layer, position, _q, x);
         }
 
         VectorMath.RmsNorm(x, x, _w.RmsFinal);
@@ -228,6 +173,106 @@ public sealed partial class LlamaSession
         Cache.SetLength(position + 1);
         ForwardCount++;
         return _logits;
+    }
+
+    /// <summary>The current position's cos and sin per channel pair (<see cref="Rotate"/> reads them).</summary>
+    private void SetRopeAngles(int position)
+    {
+        for (int pair = 0; pair < _ropeFrequency.Length; pair++)
+        {
+            float angle = position * _ropeFrequency[pair];
+            _ropeCos[pair] = MathF.Cos(angle);
+            _ropeSin[pair] = MathF.Sin(angle);
+        }
+    }
+
+    /// <summary>
+    /// The first half of a layer for one position (angles already set): RMSNorm of the residual <paramref name="x"/>,
+    /// then Q, K and V, with RoPE applied to Q and K. <paramref name="q"/> may be empty when only K and V are wanted.
+    /// </summary>
+    private void ProjectQkv(int layer, ReadOnlySpan<float> x, Span<float> q, Span<float> k, Span<float> v)
+    {
+        int dim = _config.Dim;
+        int kvDim = _config.KvDim;
+        VectorMath.RmsNorm(_xb, x, _w.RmsAttention.AsSpan(layer * dim, dim));
+        VectorMath.MatMul(k, _xb, _w.Wk.AsSpan(layer * kvDim * dim, kvDim * dim), dim, kvDim);
+        VectorMath.MatMul(v, _xb, _w.Wv.AsSpan(layer * kvDim * dim, kvDim * dim), dim, kvDim);
+        Rotate(k);
+        Work += (long)(2 * kvDim) * dim;
+        if (!q.IsEmpty)
+            ProjectQuery(layer, q);
+    }
+
+    /// <summary>Q of the position whose normed input is in <c>_xb</c>, rotated.</summary>
+    private void ProjectQuery(int layer, Span<float> q)
+    {
+        int dim = _config.Dim;
+        VectorMath.MatMul(q, _xb, _w.Wq.AsSpan(layer * dim * dim, dim * dim), dim, dim);
+        Rotate(q);
+        Work += (long)dim * dim;
+    }
+
+    /// <summary>
+    /// The rest of a layer for one position, whose K and V are already in the cache's rows: grouped-query attention of
+    /// <paramref name="q"/> over rows <c>0..position</c>, the output projection and the SwiGLU feed-forward, both added
+    /// to the residual <paramref name="x"/>.
+    /// </summary>
+    private void AttendAndFeedForward(int layer, int position, ReadOnlySpan<float> q, Span<float> x)
+    {
+        LlamaConfig p = _config;
+        int dim = p.Dim;
+        int kvDim = p.KvDim;
+        int hidden = p.HiddenDim;
+        int headSize = p.HeadSize;
+        int kvMul = p.QueryHeadsPerKvHead;
+        float attentionScale = MathF.Sqrt(headSize);
+        ReadOnlySpan<float> keyCache = Cache.KeyStorage(layer);
+        ReadOnlySpan<float> valueCache = Cache.ValueStorage(layer);
+
+        // Grouped-query attention over positions 0..position.
+        for (int h = 0; h < p.Heads; h++)
+        {
+            ReadOnlySpan<float> qh = q.Slice(h * headSize, headSize);
+            int kvOffset = h / kvMul * headSize;
+            Span<float> att = _att.AsSpan(0, position + 1);
+            for (int t = 0; t <= position; t++)
+            {
+                float score = VectorMath.Dot(qh, keyCache.Slice(t * kvDim + kvOffset, headSize));
+                att[t] = score / attentionScale;
+            }
+
+            VectorMath.Softmax(att);
+            Span<float> xb = _xb.AsSpan(h * headSize, headSize);
+            xb.Clear();
+            for (int t = 0; t <= position; t++)
+            {
+                ReadOnlySpan<float> vt = valueCache.Slice(t * kvDim + kvOffset, headSize);
+                float a = att[t];
+                for (int i = 0; i < headSize; i++)
+                    xb[i] += a * vt[i];
+            }
+        }
+
+        VectorMath.MatMul(_xb2, _xb, _w.Wo.AsSpan(layer * dim * dim, dim * dim), dim, dim);
+        for (int i = 0; i < dim; i++)
+            x[i] += _xb2[i];
+
+        // SwiGLU feed-forward: w2(silu(w1(x)) * w3(x)).
+        VectorMath.RmsNorm(_xb, x, _w.RmsFeedForward.AsSpan(layer * dim, dim));
+        VectorMath.MatMul(_hb, _xb, _w.W1.AsSpan(layer * hidden * dim, hidden * dim), dim, hidden);
+        VectorMath.MatMul(_hb2, _xb, _w.W3.AsSpan(layer * hidden * dim, hidden * dim), dim, hidden);
+        for (int i = 0; i < hidden; i++)
+        {
+            float val = _hb[i];
+            val *= 1.0f / (1.0f + MathF.Exp(-val));
+            val *= _hb2[i];
+            _hb[i] = val;
+        }
+
+        VectorMath.MatMul(_xb, _hb, _w.W2.AsSpan(layer * dim * hidden, dim * hidden), hidden, dim);
+        for (int i = 0; i < dim; i++)
+            x[i] += _xb[i];
+        Work += (long)(2 * p.Heads * headSize) * (position + 1) + (long)dim * dim + 3L * dim * hidden;
     }
 
     /// <summary>Rotates each adjacent channel pair of <paramref name="vector"/> (whole heads) by the current position's angles.</summary>
