@@ -33,7 +33,7 @@ try
         new("full prefill", Names.Baseline, null, e => Task.FromResult(e.FullPrefill())),
         new(Names.PrefixOnly, Names.Baseline, null, e => Task.FromResult(e.PrefixOnly())),
         new(Names.FullReuse, Names.Baseline, 0, e => e.BlendAsync(blender, (RecomputeOptions?)null)),
-        new("no re-rotation, 15%", Names.Baseline, 0.15, e => e.BlendAsync(unrotated, new RecomputeOptions())),
+        new(Names.NoRerotation, Names.Baseline, 0.15, e => e.BlendAsync(unrotated, new RecomputeOptions())),
     };
     foreach (double share in new[] { 0, 0.05, 0.10, 0.15, 0.25, 0.50, 1.0 })
         methods.Add(new(string.Create(CultureInfo.InvariantCulture, $"blend {share:P0}"), Names.Sweep, share, e => e.BlendAsync(blender, new RecomputeOptions { Share = share })));
@@ -45,13 +45,19 @@ try
     methods.Add(new("15%, oracle deviation", Names.Variant, 0.15, e => e.BlendAsync(blender, kv => Oracle.Options(kv, e.FullCache))));
 
     var random = new Random(options.Seed);
-    var outcomes = methods.ToDictionary(m => m, _ => new List<BlendOutcome>());
-    for (int c = 0; c < options.Cases; c++)
+    var outcomes = methods.ToDictionary(m => m, _ => new List<(BlendOutcome Outcome, TimeSpan Full)>());
+    for (int c = -1; c < options.Cases; c++)
     {
+        // Case -1 warms the JIT up (every method once) and is not counted.
         int[] order = [.. Enumerable.Range(0, corpus.Documents.Count).OrderBy(_ => random.Next()).Take(options.PerPrompt)];
         var evaluation = new BlendEvaluation(model, corpus, order, options.Steps);
         foreach (Method method in methods)
-            outcomes[method].Add(await method.Run(evaluation));
+        {
+            BlendOutcome outcome = await method.Run(evaluation);
+            if (c >= 0)
+                outcomes[method].Add((outcome, evaluation.FullElapsed));
+        }
+
         Console.Write('.');
     }
 

@@ -16,11 +16,11 @@ internal static class Report
 
     public static void Print(IReadOnlyList<MethodSummary> rows)
     {
-        Console.WriteLine($"{"method",-30} {"mean KL",10} {"max KL",10} {"greedy =",9} {"work saved",11} {"computed",9}");
+        Console.WriteLine($"{"method",-30} {"mean KL",10} {"max KL",10} {"greedy =",9} {"work saved",11} {"computed",9} {"time vs full",13} {"median ms",10}");
         foreach (MethodSummary r in rows)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Name,-30} {r.MeanKl,10:E2} {r.MaxKl,10:E2} {r.GreedyMatchShare,9:P0} {r.WorkSaved,11:P1} {r.RecomputedTokens,9:F1}"));
+                $"{r.Name,-30} {r.MeanKl,10:E2} {r.MaxKl,10:E2} {r.GreedyMatchShare,9:P0} {r.WorkSaved,11:P1} {r.RecomputedTokens,9:F1} {r.TimeVsFullPrefill,12:F2}x {r.MedianMilliseconds,10:F2}"));
         }
     }
 
@@ -96,16 +96,21 @@ internal static class Report
             label.OffsetY = -4;
         }
 
-        foreach (MethodSummary r in rows.Where(r => r.Family == Names.Baseline && r.MeanKl > 0))
-        {
-            var line = plot.Add.HorizontalLine(Y(r.MeanKl));
-            line.LegendText = string.Create(CultureInfo.InvariantCulture, $"{r.Name}: greedy {r.GreedyMatchShare:P0}, saved {r.WorkSaved:P0}");
-            line.LinePattern = ScottPlot.LinePattern.Dashed;
-        }
-
+        MethodSummary fullReuse = rows.Single(r => r.Name == Names.FullReuse);
+        var reuseLine = plot.Add.HorizontalLine(Y(fullReuse.MeanKl));
+        reuseLine.LegendText = string.Create(CultureInfo.InvariantCulture, $"{Names.FullReuse}: greedy {fullReuse.GreedyMatchShare:P0}, saved {fullReuse.WorkSaved:P0}");
+        reuseLine.LinePattern = ScottPlot.LinePattern.Dashed;
+        var targetLine = plot.Add.HorizontalLine(Y(fullReuse.MeanKl * TargetKlFraction));
+        targetLine.LegendText = "target at 15%: KL ≤ full reuse's / 5";
+        targetLine.LinePattern = ScottPlot.LinePattern.Dotted;
+        MethodSummary unrotated = rows.Single(r => r.Name == Names.NoRerotation);
+        var unrotatedPoint = plot.Add.Marker(100 * unrotated.Share!.Value, Y(unrotated.MeanKl), ScottPlot.MarkerShape.FilledSquare, 9);
+        unrotatedPoint.LegendText = string.Create(CultureInfo.InvariantCulture, $"{Names.NoRerotation}: greedy {unrotated.GreedyMatchShare:P0}");
         MethodSummary prefix = rows.Single(r => r.Name == Names.PrefixOnly);
-        var prefixPoint = plot.Add.Marker(100, Y(floor));
-        prefixPoint.LegendText = string.Create(CultureInfo.InvariantCulture, $"full prefill and {Names.PrefixOnly} (exact): saved 0% and {prefix.WorkSaved:P0}");
+        var note = plot.Add.Text(string.Create(CultureInfo.InvariantCulture,
+            $"KL 0 (drawn at 1e-6): full prefill, blend 100%, and {Names.PrefixOnly} (saves {prefix.WorkSaved:P0})"), 2, Y(floor) + 0.25);
+        note.LabelFontSize = 11;
+        plot.Axes.SetLimitsX(-3, 125);
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
             IntegerTicksOnly = true,
@@ -126,6 +131,7 @@ internal static class Names
 {
     public const string FullReuse = "full reuse (no recompute)";
     public const string PrefixOnly = "prefix only";
+    public const string NoRerotation = "no re-rotation, 15%";
     public const string Baseline = "baseline";
     public const string Sweep = "blend";
     public const string Variant = "variant";

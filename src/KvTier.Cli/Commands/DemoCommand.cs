@@ -119,6 +119,7 @@ internal static partial class DemoCommand
         PrefetchedPrefix[] prefetched = ReportPrefetch(console, model, keys, requests, directory);
         ReportReuse(console, model, keys, requests, prefetched[^1]);
         ReportCodecs(console, model, keys, requests[0]);
+        ReportBlend(console, model, directory);
         return KvTierCli.Success;
     }
 

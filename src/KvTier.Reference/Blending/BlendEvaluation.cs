@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using KvTier.Blend;
 
 namespace KvTier.Reference;
@@ -8,7 +9,8 @@ namespace KvTier.Reference;
 /// <param name="Work">Attention and MLP work of the prefill, in multiply-accumulates (<see cref="LlamaSession.Work"/>).</param>
 /// <param name="WorkSaved">1 − <paramref name="Work"/> / the full prefill's work.</param>
 /// <param name="RecomputedTokens">Positions computed through the last layer (the question's and those the selector kept).</param>
-public sealed record BlendOutcome(double MeanKl, bool GreedyMatches, long Work, double WorkSaved, int RecomputedTokens);
+/// <param name="Elapsed">Wall time to the prompt's KV and last logits: reading and blending the stored chunks and the (partial) prefill; not the scoring.</param>
+public sealed record BlendOutcome(double MeanKl, bool GreedyMatches, long Work, double WorkSaved, int RecomputedTokens, TimeSpan Elapsed);
 
 /// <summary>
 /// One retrieval-augmented prompt (<see cref="RagCorpus.Prompt"/> for one document order) and its full prefill, against
@@ -41,7 +43,9 @@ public sealed class BlendEvaluation
         Steps = steps;
         _session = model.CreateSession();
         long before = _session.Work;
+        long start = Stopwatch.GetTimestamp();
         ReadOnlySpan<float> logits = _session.Prefill(Prompt);
+        FullElapsed = Stopwatch.GetElapsedTime(start);
         FullWork = _session.Work - before;
         var continuation = new int[Prompt.Length + steps];
         Prompt.CopyTo(continuation, 0);
@@ -79,22 +83,26 @@ public sealed class BlendEvaluation
     /// <summary>The full prefill's work.</summary>
     public long FullWork { get; }
 
+    /// <summary>The full prefill's wall time.</summary>
+    public TimeSpan FullElapsed { get; }
+
     /// <summary>Scores a prompt KV obtained some other way at a cost of <paramref name="work"/>.</summary>
     /// <param name="cache">KV of at least the prompt's positions (later ones are ignored).</param>
     /// <param name="work">What computing it cost.</param>
     /// <param name="recomputed">Positions computed through the last layer.</param>
-    public BlendOutcome Score(KvCache cache, long work, int recomputed)
+    /// <param name="elapsed">How long computing it took.</param>
+    public BlendOutcome Score(KvCache cache, long work, int recomputed, TimeSpan elapsed)
     {
         ArgumentNullException.ThrowIfNull(cache);
         int start = Prompt.Length - 1;
         KvCache prefix = cache.TakePrefix(start);
         float[][] distributions = ContinuationQuality.NextTokenDistributions(_model, prefix, ReferenceTokens, start, Steps);
         bool matches = ContinuationQuality.GreedyMatches(_model, prefix, ReferenceTokens, start, Steps);
-        return new BlendOutcome(ContinuationQuality.MeanKl(_reference, distributions), matches, work, 1 - (double)work / FullWork, recomputed);
+        return new BlendOutcome(ContinuationQuality.MeanKl(_reference, distributions), matches, work, 1 - (double)work / FullWork, recomputed, elapsed);
     }
 
     /// <summary>The full prefill itself (the ceiling: KL 0, nothing saved).</summary>
-    public BlendOutcome FullPrefill() => Score(FullCache, FullWork, Prompt.Length);
+    public BlendOutcome FullPrefill() => Score(FullCache, FullWork, Prompt.Length, FullElapsed);
 
     /// <summary>
     /// Prefix caching: the system prompt and the first document are reused exactly (that is what was stored under their
@@ -106,8 +114,10 @@ public sealed class BlendEvaluation
         _session.Prefill(Prompt.AsSpan(0, reused));
         KvCache exact = _session.Cache.TakePrefix(reused);
         long before = _session.Work;
+        long start = Stopwatch.GetTimestamp();
         _session.Prefill(Prompt, exact);
-        return Score(_session.Cache, _session.Work - before, Prompt.Length - reused);
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        return Score(_session.Cache, _session.Work - before, Prompt.Length - reused, elapsed);
     }
 
     /// <summary>
@@ -128,12 +138,17 @@ public sealed class BlendEvaluation
     {
         ArgumentNullException.ThrowIfNull(blender);
         ArgumentNullException.ThrowIfNull(recomputeFor);
-        BlendedKv kv = await blender.BlendAsync(RagStore.Plan(blender.Keys, Corpus, Order), cancellationToken).ConfigureAwait(false);
-        RecomputeOptions? recompute = recomputeFor(kv);
+        BlendPlan plan = RagStore.Plan(blender.Keys, Corpus, Order);
+        long start = Stopwatch.GetTimestamp();
+        BlendedKv kv = await blender.BlendAsync(plan, cancellationToken).ConfigureAwait(false);
+        TimeSpan blending = Stopwatch.GetElapsedTime(start);
+        RecomputeOptions? recompute = recomputeFor(kv); // not timed: it may score against the full prefill
+        start = Stopwatch.GetTimestamp();
         RecomputeSelector? selector = recompute is null ? null : new RecomputeSelector(kv, recompute, [Prompt.Length - 1]);
         long before = _session.Work;
         long forwardBefore = _session.ForwardCount;
         _session.PrefillBlended(Prompt, kv, selector);
-        return Score(_session.Cache, _session.Work - before, (int)(_session.ForwardCount - forwardBefore));
+        TimeSpan elapsed = blending + Stopwatch.GetElapsedTime(start);
+        return Score(_session.Cache, _session.Work - before, (int)(_session.ForwardCount - forwardBefore), elapsed);
     }
 }
