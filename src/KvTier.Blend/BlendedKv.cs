@@ -53,7 +53,7 @@ public sealed class BlendedKv
     /// <summary>Positions in the blended prompt.</summary>
     public int TokenCount { get; }
 
-    /// <summary>Segment entries the store did not have (their positions are <see cref="TokenOrigin.Computed"/>).</summary>
+    /// <summary>Stored entries (segment or prefix) the store did not have, or whose record failed its checksum before layer 0; their positions are <see cref="TokenOrigin.Computed"/>.</summary>
     public IReadOnlyList<BlendEntry> MissingEntries => _missing;
 
     /// <summary>Positions the engine must compute in full, ascending.</summary>

@@ -69,7 +69,11 @@ public sealed class RecomputeSelector
     /// <summary>Whether the engine must call <see cref="Select"/> at <paramref name="layer"/>.</summary>
     public bool IsCheckLayer(int layer) => Array.IndexOf(_checkLayers, layer) >= 0;
 
-    /// <summary>How many reused positions check <paramref name="checkIndex"/> (0-based, in <see cref="RecomputeOptions.CheckLayers"/> order) keeps at most.</summary>
+    /// <summary>
+    /// How many reused positions check <paramref name="checkIndex"/> (0-based, in <see cref="RecomputeOptions.CheckLayers"/>
+    /// order) keeps by deviation: <c>round(min(1, Share × FilterGrowth^(checks after it)) × reused positions)</c>, or fewer
+    /// when fewer are still being computed. Reused positions named in <c>alwaysCompute</c> are kept on top of these.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">No such check.</exception>
     public int KeptAfterCheck(int checkIndex)
     {
