@@ -14,6 +14,9 @@ namespace KvTier.Blend;
 /// <remarks>
 /// Concurrency: every public member may be called from any thread. One task (<c>RunAsync</c>) writes the blended KV,
 /// layer by layer, and completes each layer's task after writing it; the engine reads a layer only after that.
+/// Memory: besides <see cref="Kv"/> (binary32, every position of every layer), the request holds the prefetcher's
+/// binary32 copy of the stored chunks (a row stride of the longest stored entry per chunk) until the last layer is
+/// assembled — about as much again, released when the blend ends.
 /// </remarks>
 public sealed class BlendRequest : IAsyncDisposable
 {

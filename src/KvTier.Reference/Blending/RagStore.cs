@@ -14,7 +14,7 @@ namespace KvTier.Reference;
 /// <remarks>Stateless; safe to call from any thread.</remarks>
 public static class RagStore
 {
-    /// <summary>Computes and stores the prefix and every document; returns the model work spent.</summary>
+    /// <summary>Computes and stores the prefix and every document (records the store already holds are not written again); returns the model work spent.</summary>
     /// <param name="model">The model.</param>
     /// <param name="store">The store.</param>
     /// <param name="keys">The model's key space (its chunk size splits the documents).</param>
@@ -22,12 +22,14 @@ public static class RagStore
     /// <param name="codec">The codec of the records. Default: raw, so that blend quality is measured apart from codec loss.</param>
     /// <param name="level">The codec level; null for the codec's default.</param>
     /// <returns>Attention and MLP work of the prefills, in multiply-accumulates (<see cref="LlamaSession.Work"/>).</returns>
+    /// <exception cref="ArgumentException">The system prompt does not fit one chunk of <paramref name="keys"/>.</exception>
     public static long StoreCorpus(LlamaModel model, KvStore store, ChunkKeys keys, RagCorpus corpus, CodecId codec = CodecId.Raw, int? level = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(corpus);
+        CheckPrefixFits(keys, corpus);
         LlamaSession session = model.CreateSession();
         int[] prefix = [.. corpus.Prefix];
         var records = new List<ReadOnlyMemory<byte>>();
@@ -35,18 +37,21 @@ public static class RagStore
         {
             int[] document = corpus.Documents[d];
             session.Prefill([.. prefix, .. document]);
-            if (d == 0)
+            if (d == 0 && !store.Contains(keys.PrefixKeys(prefix)[0]))
                 records.Add(PrefixRecord(session.Cache, keys, prefix, codec, level));
             foreach (TokenChunk chunk in keys.Split(document.Length))
             {
                 int first = prefix.Length + chunk.Start;
-                KvChunk kv = KvCacheChunks.ToChunk(session.Cache, first, chunk.Count, keys.Fingerprint.Layout);
                 ChunkKey key = keys.SegmentKey(document.AsSpan(chunk.Start, chunk.Count));
+                if (store.Contains(key))
+                    continue;
+                KvChunk kv = KvCacheChunks.ToChunk(session.Cache, first, chunk.Count, keys.Fingerprint.Layout);
                 records.Add(ChunkRecordWriter.Encode(kv, new ChunkRecordMetadata(keys.Fingerprint, key, ChunkKeyKind.Segment, first), codec, level));
             }
         }
 
-        store.PutBatch(records);
+        if (records.Count > 0)
+            store.PutBatch(records);
         return session.Work;
     }
 
@@ -54,11 +59,13 @@ public static class RagStore
     /// The plan of <paramref name="corpus"/>'s prompt for <paramref name="order"/>: the system prompt as an exact prefix
     /// entry, each document as a token span at its new position (looked up by segment keys), the question computed.
     /// </summary>
+    /// <exception cref="ArgumentException">The system prompt does not fit one chunk of <paramref name="keys"/>.</exception>
     public static BlendPlan Plan(ChunkKeys keys, RagCorpus corpus, IReadOnlyList<int> order)
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(corpus);
         ArgumentNullException.ThrowIfNull(order);
+        CheckPrefixFits(keys, corpus);
         int[] prefix = [.. corpus.Prefix];
         var entries = new List<BlendEntry> { BlendEntry.Prefix(keys.PrefixKeys(prefix)[0], prefix.Length, 0) };
         int position = prefix.Length;
@@ -73,10 +80,14 @@ public static class RagStore
         return new BlendPlan(entries);
     }
 
+    private static void CheckPrefixFits(ChunkKeys keys, RagCorpus corpus)
+    {
+        if (corpus.Prefix.Count > keys.ChunkTokens)
+            throw new ArgumentException($"The system prompt has {corpus.Prefix.Count} tokens; a RAG store keeps it in one chunk, of at most {keys.ChunkTokens} here.", nameof(keys));
+    }
+
     private static byte[] PrefixRecord(KvCache cache, ChunkKeys keys, int[] prefix, CodecId codec, int? level)
     {
-        if (prefix.Length > keys.ChunkTokens)
-            throw new ArgumentException($"The system prompt has {prefix.Length} tokens; this corpus keeps it in one chunk of at most {keys.ChunkTokens}.", nameof(keys));
         KvChunk kv = KvCacheChunks.ToChunk(cache, 0, prefix.Length, keys.Fingerprint.Layout);
         return ChunkRecordWriter.Encode(kv, new ChunkRecordMetadata(keys.Fingerprint, keys.PrefixKeys(prefix)[0], ChunkKeyKind.Prefix, 0), codec, level);
     }
