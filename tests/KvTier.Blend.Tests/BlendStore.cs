@@ -5,6 +5,7 @@ using KvTier.Keys;
 using KvTier.Layout;
 using KvTier.Prefetch;
 using KvTier.Storage;
+using KvTier.Testing.Records;
 using Xunit;
 
 namespace KvTier.Blend.Tests;
@@ -123,29 +124,9 @@ internal sealed class BlendStore : IAsyncDisposable
     /// </summary>
     public async Task FlipPayloadByteAsync(byte[] record, int layer, SectionKind kind)
     {
-        SectionEntry section = ChunkRecord.Parse(record).Sections[2 * layer + (int)kind];
         await Prefetcher.DisposeAsync();
         Store.Dispose();
-        bool found = false;
-        foreach (string file in System.IO.Directory.GetFiles(Path.Combine(Directory, KvStore.SegmentDirectoryName)))
-        {
-            byte[] bytes = File.ReadAllBytes(file);
-            int at = bytes.AsSpan().IndexOf(record);
-            if (at < 0)
-                continue;
-            using (var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite))
-            {
-                long offset = at + section.Offset + section.Length / 2;
-                stream.Position = offset;
-                int b = stream.ReadByte();
-                stream.Position = offset;
-                stream.WriteByte((byte)(b ^ 0x10));
-            }
-
-            found = true;
-            break;
-        }
-
+        bool found = SegmentCorruption.FlipPayloadByte(Directory, record, layer, kind);
         Assert.True(found, "the record is in no segment file");
         Store = KvStore.Open(StoreOptions());
         Prefetcher = new Prefetcher(Store, _prefetcherOptions);

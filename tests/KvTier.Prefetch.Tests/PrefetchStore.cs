@@ -5,6 +5,7 @@ using KvTier.Keys;
 using KvTier.Layout;
 using KvTier.Storage;
 using KvTier.Storage.Remote;
+using KvTier.Testing.Records;
 using Xunit;
 
 namespace KvTier.Prefetch.Tests;
@@ -119,24 +120,8 @@ internal sealed class PrefetchStore : IDisposable
     /// <summary>Closes the store, flips one byte of a stored record's section payload in its segment file, and reopens it.</summary>
     public void FlipPayloadByte(byte[] record, int layer, SectionKind kind)
     {
-        SectionEntry section = ChunkRecord.Parse(record).Sections[2 * layer + (int)kind];
         Store.Dispose();
-        bool found = false;
-        foreach (string file in System.IO.Directory.GetFiles(Path.Combine(Directory, KvStore.SegmentDirectoryName)))
-        {
-            byte[] bytes = File.ReadAllBytes(file);
-            int at = bytes.AsSpan().IndexOf(record);
-            if (at < 0)
-                continue;
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite);
-            long offset = at + section.Offset + section.Length / 2;
-            stream.Position = offset;
-            int b = stream.ReadByte();
-            stream.Position = offset;
-            stream.WriteByte((byte)(b ^ 0x10));
-            found = true;
-            break;
-        }
+        bool found = SegmentCorruption.FlipPayloadByte(Directory, record, layer, kind);
         Assert.True(found, "the record is in no segment file");
         Store = KvStore.Open(Options());
     }
