@@ -88,6 +88,63 @@ public class BulkLaneTests
     }
 
     [Fact]
+    public async Task Lane_bodies_shorter_and_longer_than_the_readers_wake_mark_arrive_bit_exact()
+    {
+        // The lane's reader asks to be woken per 256 KiB but never for more than is still due: bodies below that mark,
+        // just over it and of no round size must all complete (a reader waiting for bytes that never come would hang).
+        await using ServerFixture fixture = ServerFixture.Start();
+        await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+        var pool = System.Buffers.ArrayPool<byte>.Create();
+        int id = 70;
+        foreach (int tokens in new[] { 520, 2049, 2100, 4099, 20000 })
+        {
+            byte[] record = TestRecords.Create(id, tokens, contentSeed: tokens);
+            Assert.True(record.Length >= 64 << 10, $"{record.Length} bytes: below the lane threshold");
+            await client.PutAsync(record).WaitAsync(NeverHang);
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.Equal(record, await client.GetAsync(TestRecords.Key(id)).WaitAsync(NeverHang));
+                using PooledRecord? pooled = await client.GetAsync(TestRecords.Key(id), pool).WaitAsync(NeverHang);
+                Assert.NotNull(pooled);
+                Assert.Equal(record, pooled.Bytes.ToArray());
+            }
+            id++;
+        }
+        Assert.True(client.LaneBodiesReceived >= 30, $"{client.LaneBodiesReceived} bodies came on lanes");
+    }
+
+    [Fact]
+    public async Task A_section_damaged_after_the_servers_check_is_caught_by_the_clients_check_on_arrival()
+    {
+        // The server's memory tier holds a copy checked when it was stored and serves it without hashing it again; damage
+        // that copy (as a bad memory bit would) and only the client's checks, run while the body arrives, stand between
+        // the damage and the caller.
+        await using ServerFixture fixture = ServerFixture.Start();
+        await using KvCacheClient client = await fixture.ConnectAsync(Lanes);
+        byte[] record = TestRecords.Create(80, tokens: 8192, contentSeed: 8); // ~1 MiB: a lane body, held by the memory tier
+        await client.PutAsync(record);
+        Assert.True(fixture.Server.Store.TryGet(TestRecords.Key(80), out RecordLease? lease));
+        using (lease)
+        {
+            Assert.Equal(StoreTier.Memory, lease.Tier);
+            System.Runtime.InteropServices.MemoryMarshal.AsMemory(lease.Bytes).Span[record.Length - 3] ^= 0x40; // in the last section
+        }
+        var pool = new CountingPool();
+
+        var failed = await Assert.ThrowsAsync<RemoteProtocolException>(() => client.GetAsync(TestRecords.Key(80)).WaitAsync(NeverHang));
+        var failedPooled = await Assert.ThrowsAsync<RemoteProtocolException>(() => client.GetAsync(TestRecords.Key(80), pool).WaitAsync(NeverHang));
+
+        Assert.Equal(RemoteErrorCode.InvalidRecord, failed.Code);
+        Assert.Equal(RemoteErrorCode.InvalidRecord, failedPooled.Code);
+        Assert.Equal(pool.Rented, pool.Returned); // the damaged body's array went back
+        Assert.True(client.LaneBodiesReceived >= 2, "the damaged bodies came on lanes");
+        // The lanes stay framed: the next record comes through intact.
+        byte[] other = TestRecords.Create(81, tokens: 8192, contentSeed: 9);
+        await client.PutAsync(other);
+        Assert.Equal(other, await client.GetAsync(TestRecords.Key(81)).WaitAsync(NeverHang));
+    }
+
+    [Fact]
     public async Task A_record_damaged_on_the_server_disk_is_never_served_on_a_lane_and_is_dropped()
     {
         await using ServerFixture fixture = ServerFixture.Start();

@@ -142,12 +142,14 @@ internal sealed partial class ServerConnection
     private BulkLane? TryTakeSendLane() => Volatile.Read(ref _lanes) is { } lanes ? BulkLane.TryTakeSendLane(lanes, ref _nextLane) : null;
 
     // §12.3 get: get-begin-lane on the channel, then [head][body] on the lane. With checkSectionsOf (a whole record,
-    // leased with header verification), each section's checksum is checked just before the section is written, so the
-    // check overlaps the sending; a section that fails ends the body early (the lane is closed, the client fails the get)
-    // and the store drops the record.
+    // leased with header verification), a SectionPipeline checks the sections ahead of the sender, on another core, and
+    // the sender writes only bytes up to the last section checked, so the checks overlap the sending and no byte leaves
+    // unchecked; a section that fails ends the body early (the lane is closed, the client fails the get) and the store
+    // drops the record.
     private async Task SendBodyOnLaneAsync(PipeWriter output, BulkLane lane, uint requestId, ReadOnlyMemory<byte> body, byte kind, CancellationToken ct,
         RecordLease? checkSectionsOf = null)
     {
+        SectionPipeline? checks = null;
         try
         {
             await FrameCodec.WriteAsync(output, FrameType.GetBeginLane, requestId, Messages.EncodeGetBeginLane(body.Length, kind, lane.Number), ct).ConfigureAwait(false);
@@ -163,19 +165,19 @@ internal sealed partial class ServerConnection
                 }
                 else
                 {
-                    SectionEntry[] sections = [.. checkSectionsOf.Record.Sections];
-                    Array.Sort(sections, static (a, b) => a.Offset.CompareTo(b.Offset));
+                    RecordLease lease = checkSectionsOf;
+                    checks = new SectionPipeline(lease.Record.Sections, s => lease.TryGetSection(s.Layer, s.Kind, out _), body.Length);
                     long sent = 0;
-                    foreach (SectionEntry section in sections)
+                    while (sent < checks.SectionsEnd)
                     {
-                        if (!checkSectionsOf.TryGetSection(section.Layer, section.Kind, out _))
+                        long through = await checks.CheckedThroughAsync(sent, ct).ConfigureAwait(false);
+                        if (through < 0)
                         {
                             corrupt = true;
                             break;
                         }
-                        long end = section.Offset + section.Length;
-                        await lane.Stream.WriteAsync(body[(int)sent..(int)end], ct).ConfigureAwait(false);
-                        sent = end;
+                        await lane.Stream.WriteAsync(body[(int)sent..(int)through], ct).ConfigureAwait(false);
+                        sent = through;
                     }
                     if (!corrupt)
                         await lane.Stream.WriteAsync(body[(int)sent..], ct).ConfigureAwait(false);
@@ -202,6 +204,12 @@ internal sealed partial class ServerConnection
         }
         finally
         {
+            if (checks is not null)
+            {
+                // The worker reads the lease: it stops (if it has not finished) before the caller disposes the lease.
+                checks.Stop();
+                await ((Task)checks.Completion).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
             lane.Send.Release();
         }
     }
