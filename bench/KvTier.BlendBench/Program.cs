@@ -42,6 +42,7 @@ try
     methods.Add(new("15%, V distance", Names.Variant, 0.15, e => e.BlendAsync(blender, new RecomputeOptions { Measure = DeviationMeasure.ValueSquared })));
     methods.Add(new("15%, gradual at layers 1, 2", Names.Variant, 0.15, e => e.BlendAsync(blender, new RecomputeOptions { CheckLayers = [1, 2] })));
     methods.Add(new("15%, check at layer 2", Names.Variant, 0.15, e => e.BlendAsync(blender, new RecomputeOptions { CheckLayers = [2] })));
+    methods.Add(new("15%, streamed layer by layer", Names.Variant, 0.15, e => e.BlendStreamedAsync(blender, new RecomputeOptions())));
     methods.Add(new("15%, oracle deviation", Names.Variant, 0.15, e => e.BlendAsync(blender, kv => Oracle.Options(kv, e.FullCache))));
 
     var random = new Random(options.Seed);

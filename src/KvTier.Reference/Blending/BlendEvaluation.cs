@@ -151,4 +151,30 @@ public sealed class BlendEvaluation
         TimeSpan elapsed = blending + Stopwatch.GetElapsedTime(start);
         return Score(_session.Cache, _session.Work - before, (int)(_session.ForwardCount - forwardBefore), elapsed);
     }
+
+    /// <summary>
+    /// As <see cref="BlendAsync(Blender, RecomputeOptions?, CancellationToken)"/>, but the engine computes each layer as
+    /// soon as the blend has assembled it (<see cref="LlamaSession.PrefillBlendedAsync"/>), overlapping the load of later
+    /// layers with its compute; the same KV and logits, bit for bit.
+    /// </summary>
+    /// <param name="blender">The blender over the store holding the corpus.</param>
+    /// <param name="recompute">Recomputation options; null to reuse every stored position as it is.</param>
+    /// <param name="cancellationToken">Cancels the blend.</param>
+    public async Task<BlendOutcome> BlendStreamedAsync(Blender blender, RecomputeOptions? recompute, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(blender);
+        BlendPlan plan = RagStore.Plan(blender.Keys, Corpus, Order);
+        long before = _session.Work;
+        long forwardBefore = _session.ForwardCount;
+        long start = Stopwatch.GetTimestamp();
+        BlendRequest request = blender.Start(plan, cancellationToken);
+        await using (request.ConfigureAwait(false))
+        {
+            await _session.PrefillBlendedAsync(Prompt, request,
+                kv => recompute is null ? null : new RecomputeSelector(kv, recompute, [Prompt.Length - 1]), cancellationToken).ConfigureAwait(false);
+        }
+
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        return Score(_session.Cache, _session.Work - before, (int)(_session.ForwardCount - forwardBefore), elapsed);
+    }
 }

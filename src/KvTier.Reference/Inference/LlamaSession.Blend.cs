@@ -23,48 +23,105 @@ public sealed partial class LlamaSession
     /// <exception cref="ArgumentException">The tokens do not match the blend, the blend's layout is not this model's, or the selector is for another blend.</exception>
     public ReadOnlySpan<float> PrefillBlended(ReadOnlySpan<int> tokens, BlendedKv blended, RecomputeSelector? selector)
     {
-        ArgumentNullException.ThrowIfNull(blended);
-        CheckTokens(tokens, 0);
-        if (tokens.Length != blended.TokenCount)
-            throw new ArgumentException($"{tokens.Length} tokens for a blend of {blended.TokenCount} positions.", nameof(tokens));
-        if (blended.Layout.Layers != _config.Layers || blended.Layout.KvDim != _config.KvDim)
-            throw new ArgumentException($"The blend has {blended.Layout.Layers} layers of width {blended.Layout.KvDim}; model {Model.ModelId} has {_config.Layers} of {_config.KvDim}.", nameof(blended));
-        if (selector is not null && !ReferenceEquals(selector.Kv, blended))
-            throw new ArgumentException("The selector was made for another blend.", nameof(selector));
+        var pass = new BlendedPass(this, tokens, blended, selector);
+        for (int layer = 0; layer < _config.Layers; layer++)
+            pass.RunLayer(layer);
+        return pass.Finish();
+    }
 
-        int n = tokens.Length;
-        int last = n - 1;
-        int[] active = selector is not null ? [.. selector.InitialTokens] : [.. blended.ComputeTokens];
-        if (active.Length == 0 || active[^1] != last)
-            active = [.. active, last];
-
-        int dim = _config.Dim;
-        int kvDim = _config.KvDim;
-        // Residual stream and query of each position being computed; rows follow `active`.
-        var x = new float[active.Length * dim];
-        var q = new float[active.Length * dim];
-        var freshKeys = new float[active.Length * kvDim];
-        var freshValues = new float[active.Length * kvDim];
-        for (int r = 0; r < active.Length; r++)
-            _w.TokenEmbedding.AsSpan(tokens[active[r]] * dim, dim).CopyTo(x.AsSpan(r * dim, dim));
-
-        Cache.SetLength(0);
+    /// <summary>
+    /// <see cref="PrefillBlended"/> as the blend streams in: layer l is computed as soon as <paramref name="request"/> has
+    /// assembled it, while later layers still load — the way an engine overlaps loading with its own compute.
+    /// </summary>
+    /// <param name="tokens">The blended prompt, one token per position of the request's blend.</param>
+    /// <param name="request">The running blend.</param>
+    /// <param name="selectorFor">Gives the selector once layer 0 (and so every position's origin) is ready; null for no recomputation.</param>
+    /// <param name="cancellationToken">Stops waiting for layers.</param>
+    /// <returns>A copy of the last position's logits. <see cref="Cache"/> then holds the prompt's KV.</returns>
+    /// <exception cref="ArgumentException">As for <see cref="PrefillBlended"/>.</exception>
+    /// <exception cref="BlendException">The blend failed (see <see cref="BlendRequest.WaitForLayerAsync"/>).</exception>
+    public async Task<float[]> PrefillBlendedAsync(int[] tokens, BlendRequest request, Func<BlendedKv, RecomputeSelector?> selectorFor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(selectorFor);
+        BlendedKv blended = await request.WaitForLayerAsync(0, cancellationToken).ConfigureAwait(false);
+        var pass = new BlendedPass(this, tokens, blended, selectorFor(blended));
         for (int layer = 0; layer < _config.Layers; layer++)
         {
+            if (layer > 0)
+                await request.WaitForLayerAsync(layer, cancellationToken).ConfigureAwait(false);
+            pass.RunLayer(layer);
+        }
+
+        return pass.Finish().ToArray();
+    }
+
+    /// <summary>One blended prefill, layer by layer: the positions still being computed and their residual streams.</summary>
+    private sealed class BlendedPass
+    {
+        private readonly LlamaSession _s;
+        private readonly BlendedKv _blended;
+        private readonly RecomputeSelector? _selector;
+        private readonly int _last;
+        private readonly float[] _x;           // residual stream per position being computed; rows follow _active
+        private readonly float[] _q;
+        private readonly float[] _freshKeys;
+        private readonly float[] _freshValues;
+        private int[] _active;
+
+        public BlendedPass(LlamaSession session, ReadOnlySpan<int> tokens, BlendedKv blended, RecomputeSelector? selector)
+        {
+            ArgumentNullException.ThrowIfNull(blended);
+            LlamaConfig config = session._config;
+            session.CheckTokens(tokens, 0);
+            if (tokens.Length != blended.TokenCount)
+                throw new ArgumentException($"{tokens.Length} tokens for a blend of {blended.TokenCount} positions.", nameof(tokens));
+            if (blended.Layout.Layers != config.Layers || blended.Layout.KvDim != config.KvDim)
+                throw new ArgumentException($"The blend has {blended.Layout.Layers} layers of width {blended.Layout.KvDim}; model {session.Model.ModelId} has {config.Layers} of {config.KvDim}.", nameof(blended));
+            if (selector is not null && !ReferenceEquals(selector.Kv, blended))
+                throw new ArgumentException("The selector was made for another blend.", nameof(selector));
+
+            _s = session;
+            _blended = blended;
+            _selector = selector;
+            _last = tokens.Length - 1;
+            int[] active = selector is not null ? [.. selector.InitialTokens] : [.. blended.ComputeTokens];
+            if (active.Length == 0 || active[^1] != _last)
+                active = [.. active, _last];
+            _active = active;
+
+            int dim = config.Dim;
+            int kvDim = config.KvDim;
+            _x = new float[active.Length * dim];
+            _q = new float[active.Length * dim];
+            _freshKeys = new float[active.Length * kvDim];
+            _freshValues = new float[active.Length * kvDim];
+            for (int r = 0; r < active.Length; r++)
+                session._w.TokenEmbedding.AsSpan(tokens[active[r]] * dim, dim).CopyTo(_x.AsSpan(r * dim, dim));
+            session.Cache.SetLength(0);
+        }
+
+        public void RunLayer(int layer)
+        {
+            LlamaSession s = _s;
+            int dim = s._config.Dim;
+            int kvDim = s._config.KvDim;
+            int[] active = _active;
             int count = active.Length;
             for (int r = 0; r < count; r++)
             {
-                SetRopeAngles(active[r]);
-                ProjectQkv(layer, x.AsSpan(r * dim, dim), Span<float>.Empty, freshKeys.AsSpan(r * kvDim, kvDim), freshValues.AsSpan(r * kvDim, kvDim));
+                s.SetRopeAngles(active[r]);
+                s.ProjectQkv(layer, _x.AsSpan(r * dim, dim), Span<float>.Empty, _freshKeys.AsSpan(r * kvDim, kvDim), _freshValues.AsSpan(r * kvDim, kvDim));
             }
 
-            ReadOnlySpan<float> keys = freshKeys.AsSpan(0, count * kvDim);
-            ReadOnlySpan<float> values = freshValues.AsSpan(0, count * kvDim);
-            int[] kept = selector is not null && selector.IsCheckLayer(layer) ? selector.Select(layer, active, keys, values) : active;
-            if (kept.Length == 0 || kept[^1] != last)
-                kept = [.. kept, last]; // the selector was told nothing about the last position; its logits are the result
-            blended.Merge(layer, active, keys, values);
-            Cache.Load(layer, blended.Keys(layer), blended.Values(layer));
+            ReadOnlySpan<float> keys = _freshKeys.AsSpan(0, count * kvDim);
+            ReadOnlySpan<float> values = _freshValues.AsSpan(0, count * kvDim);
+            int[] kept = _selector is not null && _selector.IsCheckLayer(layer) ? _selector.Select(layer, active, keys, values) : active;
+            if (kept.Length == 0 || kept[^1] != _last)
+                kept = [.. kept, _last]; // the selector was told nothing about the last position; its logits are the result
+            _blended.Merge(layer, active, keys, values);
+            s.Cache.Load(layer, _blended.Keys(layer), _blended.Values(layer));
 
             // Compact the kept positions' rows to the front (both lists ascending, kept ⊆ active), then finish the layer.
             int row = 0;
@@ -73,7 +130,7 @@ public sealed partial class LlamaSession
                 if (active[r] != kept[row])
                     continue;
                 if (r != row)
-                    x.AsSpan(r * dim, dim).CopyTo(x.AsSpan(row * dim, dim));
+                    _x.AsSpan(r * dim, dim).CopyTo(_x.AsSpan(row * dim, dim));
                 row++;
             }
 
@@ -82,22 +139,27 @@ public sealed partial class LlamaSession
             for (int r = 0; r < kept.Length; r++)
             {
                 int position = kept[r];
-                SetRopeAngles(position);
-                Span<float> xr = x.AsSpan(r * dim, dim);
-                VectorMath.RmsNorm(_xb, xr, _w.RmsAttention.AsSpan(layer * dim, dim));
-                Span<float> qr = q.AsSpan(r * dim, dim);
-                ProjectQuery(layer, qr);
-                AttendAndFeedForward(layer, position, qr, xr);
+                s.SetRopeAngles(position);
+                Span<float> xr = _x.AsSpan(r * dim, dim);
+                VectorMath.RmsNorm(s._xb, xr, s._w.RmsAttention.AsSpan(layer * dim, dim));
+                Span<float> qr = _q.AsSpan(r * dim, dim);
+                s.ProjectQuery(layer, qr);
+                s.AttendAndFeedForward(layer, position, qr, xr);
             }
 
-            active = kept;
+            _active = kept;
         }
 
-        Cache.SetLength(n);
-        Span<float> final = x.AsSpan((active.Length - 1) * dim, dim);
-        VectorMath.RmsNorm(final, final, _w.RmsFinal);
-        VectorMath.MatMul(_logits, final, _w.Classifier, dim, _config.VocabSize);
-        ForwardCount += active.Length;
-        return _logits;
+        public ReadOnlySpan<float> Finish()
+        {
+            LlamaSession s = _s;
+            int dim = s._config.Dim;
+            s.Cache.SetLength(_last + 1);
+            Span<float> final = _x.AsSpan((_active.Length - 1) * dim, dim);
+            VectorMath.RmsNorm(final, final, s._w.RmsFinal);
+            VectorMath.MatMul(s._logits, final, s._w.Classifier, dim, s._config.VocabSize);
+            s.ForwardCount += _active.Length;
+            return s._logits;
+        }
     }
 }
