@@ -41,7 +41,7 @@ fi
 
 echo "== instrumenting"
 # src/KvTier builds KvTier.Core.dll. A missing assembly is an error, not a skip: without instrumentation AFL runs blind.
-for assembly in KvTier.Core.dll KvTier.Reference.dll KvTier.Format.dll KvTier.Storage.dll KvTier.Remote.dll; do
+for assembly in KvTier.Core.dll KvTier.Reference.dll KvTier.Format.dll KvTier.Storage.dll KvTier.Remote.dll KvTier.LlamaSharp.dll; do
     if [ ! -f "$out/$assembly" ]; then echo "run.sh: $out/$assembly not found; update the list of assemblies to instrument" >&2; exit 2; fi
     sharpfuzz "$out/$assembly"
 done

@@ -19,6 +19,7 @@ internal static class Program
         ["chunk-record"] = ChunkRecordTarget.Target,
         ["segment"] = SegmentTarget.Target,
         ["frame"] = FrameTarget.Target,
+        ["llama-state"] = LlamaStateTarget.Target,
     };
 
     private static int Main(string[] args)

@@ -53,6 +53,7 @@ internal static class KvTierCli
         root.Subcommands.Add(ConformanceCommand.Create(context));
         root.Subcommands.Add(ServeCommand.Create(context));
         root.Subcommands.Add(RemoteCommand.Create(context));
+        root.Subcommands.Add(StatsCommand.Create(context));
         return root;
     }
 }
