@@ -49,7 +49,7 @@ public sealed class KvTierMetrics : IDisposable
         Meter.CreateObservableCounter(StorePuts, () => FromStore(s => s.Puts), "{record}", "Records stored by puts.");
         Meter.CreateObservableCounter(StoreDeletes, () => FromStore(s => s.Deletes), "{record}", "Records deleted.");
         Meter.CreateObservableCounter(StoreBytesWritten, BytesWrittenMeasurements, "By", "Bytes written per tier (disk: segment frames; remote: Redis record bytes).");
-        Meter.CreateObservableCounter(StoreBytesRead, BytesReadMeasurements, "By", "Bytes read per tier (remote: Redis record bytes).");
+        Meter.CreateObservableCounter(StoreBytesRead, BytesReadMeasurements, "By", "Bytes of the records each tier served (memory, disk, remote).");
         Meter.CreateObservableCounter(StoreEvictions, EvictionMeasurements, "{record}", "Records evicted for capacity, per tier (memory, disk).");
         Meter.CreateObservableCounter(StoreCorruptionEvents, CorruptionMeasurements, "{record}", "Records found corrupt and dropped (a miss, never data), per tier (local, remote).");
         Meter.CreateObservableUpDownCounter(StoreEntries, () => FromStore(s => s.Entries), "{record}", "Records stored now.");
@@ -205,8 +205,12 @@ public sealed class KvTierMetrics : IDisposable
         return measurements;
     }
 
-    private IEnumerable<Measurement<long>> BytesReadMeasurements() =>
-        _remote is RedisTier redis ? [new Measurement<long>(redis.GetStatistics().BytesRead, Remote)] : [];
+    private IEnumerable<Measurement<long>> BytesReadMeasurements()
+    {
+        if (_store is not { } store || TryStatistics(store) is not { } s)
+            return [];
+        return [new(s.MemoryBytesRead, Memory), new(s.DiskBytesRead, Disk), new(s.RemoteBytesRead, Remote)];
+    }
 
     private IEnumerable<Measurement<long>> EvictionMeasurements()
     {

@@ -73,6 +73,7 @@ public sealed partial class KvStore
             }
             Interlocked.Increment(ref _openLeases);
             Interlocked.Increment(ref _memoryHits);
+            Interlocked.Add(ref _memoryBytesRead, copy.Length);
             lease = new RecordLease(this, key, entry.Sequence, StoreTier.Memory, null, copy, bytes, parsed);
             return true;
         }
@@ -121,6 +122,7 @@ public sealed partial class KvStore
             _memory.Insert(key, bytes.Span, entry.Sequence, verified: true); // Promotion on hit (only of bytes known good).
         Interlocked.Increment(ref _openLeases);
         Interlocked.Increment(ref _diskHits);
+        Interlocked.Add(ref _diskBytesRead, entry.RecordLength);
         lease = new RecordLease(this, key, entry.Sequence, StoreTier.Disk, segment, null, bytes, parsed!);
         return true;
     }

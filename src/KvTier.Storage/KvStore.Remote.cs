@@ -12,7 +12,7 @@ public sealed partial class KvStore
     private Task _remoteSender = Task.CompletedTask;
     private CancellationTokenSource? _remoteStop;
     private long _remoteQueued;                       // keys in _remoteQueue or being sent (Interlocked)
-    private long _remoteHits, _remoteMisses, _remoteWrites, _remoteWritesDropped;
+    private long _remoteHits, _remoteMisses, _remoteWrites, _remoteWritesDropped, _remoteBytesRead;
 
     private IRemoteTier? Remote => Options.RemoteTier;
 
@@ -54,6 +54,7 @@ public sealed partial class KvStore
         if (!await TryKeepRemoteRecordAsync(key, record).ConfigureAwait(false))
             return null;
         Interlocked.Increment(ref _remoteHits);
+        Interlocked.Add(ref _remoteBytesRead, record.Length);
         return TryGet(key, check, out lease) ? lease : null;
     }
 
@@ -201,7 +202,7 @@ public sealed partial class KvStore
 
     private RemoteTierCounters RemoteCounters() => new(
         Interlocked.Read(ref _remoteHits), Interlocked.Read(ref _remoteMisses), Interlocked.Read(ref _remoteWrites),
-        Interlocked.Read(ref _remoteWritesDropped), Interlocked.Read(ref _remoteQueued));
+        Interlocked.Read(ref _remoteWritesDropped), Interlocked.Read(ref _remoteQueued), Interlocked.Read(ref _remoteBytesRead));
 
-    private readonly record struct RemoteTierCounters(long Hits, long Misses, long Writes, long WritesDropped, long Queued);
+    private readonly record struct RemoteTierCounters(long Hits, long Misses, long Writes, long WritesDropped, long Queued, long BytesRead);
 }

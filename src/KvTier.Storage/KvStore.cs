@@ -52,7 +52,7 @@ public sealed partial class KvStore : IDisposable
     private int _compactionQueued;    // 1 while a background compaction pass is queued or running
 
     private long _memoryHits, _diskHits, _misses, _puts, _deletes, _evictions, _corruptions, _segmentsCompacted, _bytesWritten,
-        _groupCommits, _openLeases, _recoveredRecords, _truncatedBytes;
+        _groupCommits, _openLeases, _recoveredRecords, _truncatedBytes, _memoryBytesRead, _diskBytesRead;
 
     private KvStore(KvStoreOptions options, FileStream lockFile, StoreIndex index, Guid storeId)
     {
@@ -257,6 +257,9 @@ public sealed partial class KvStore : IDisposable
             CorruptionEvents = Interlocked.Read(ref _corruptions),
             SegmentsCompacted = Interlocked.Read(ref _segmentsCompacted),
             BytesWritten = Interlocked.Read(ref _bytesWritten),
+            MemoryBytesRead = Interlocked.Read(ref _memoryBytesRead),
+            DiskBytesRead = Interlocked.Read(ref _diskBytesRead),
+            RemoteBytesRead = remote.BytesRead,
             GroupCommits = Interlocked.Read(ref _groupCommits),
             OpenLeases = Interlocked.Read(ref _openLeases),
             RecoveredRecords = Interlocked.Read(ref _recoveredRecords),

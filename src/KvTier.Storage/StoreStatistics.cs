@@ -51,6 +51,15 @@ public sealed record StoreStatistics
     /// <summary>Bytes appended to segment files (frames, including compaction copies and tombstones).</summary>
     public long BytesWritten { get; init; }
 
+    /// <summary>Bytes of the records the memory tier served since open (whole records, as leased).</summary>
+    public long MemoryBytesRead { get; init; }
+
+    /// <summary>Bytes of the records the disk tier served since open (whole records, as leased; what the reader then touches may be less).</summary>
+    public long DiskBytesRead { get; init; }
+
+    /// <summary>Bytes of the records fetched from the remote tier since open.</summary>
+    public long RemoteBytesRead { get; init; }
+
     /// <summary>Group commits (fdatasync + index batch).</summary>
     public long GroupCommits { get; init; }
 

@@ -60,6 +60,7 @@ public sealed class MetricsTests : IDisposable
         using MetricCollector<long> puts = Collect<long>(KvTierInstruments.StorePuts);
         using MetricCollector<long> written = Collect<long>(KvTierInstruments.StoreBytesWritten);
         using MetricCollector<long> entries = Collect<long>(KvTierInstruments.StoreEntries);
+        using MetricCollector<long> read = Collect<long>(KvTierInstruments.StoreBytesRead);
 
         Assert.Empty(Observe(hits)); // No store opened yet: nothing is published, and nothing opens it.
         KvStore store = _provider.GetRequiredService<KvStore>();
@@ -90,6 +91,12 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(2, miss["disk"]);
         Assert.Equal(s.DiskHits + 2, miss["memory"]);
         Assert.Equal(5, Observe(lookups)[""]);
+        // Every hit served the whole record from its tier; misses read nothing.
+        long recordBytes = TestRecords.Create(keys[0]).Length;
+        Dictionary<string, long> bytes = Observe(read);
+        Assert.Equal(hit["memory"] * recordBytes, bytes["memory"]);
+        Assert.Equal(hit["disk"] * recordBytes, bytes["disk"]);
+        Assert.Equal(0, bytes["remote"]);
     }
 
     [Fact]

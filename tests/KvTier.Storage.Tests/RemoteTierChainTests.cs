@@ -34,6 +34,9 @@ public sealed class RemoteTierChainTests
         StoreStatistics stats = store.GetStatistics();
         Assert.Equal(1, stats.RemoteHits);
         Assert.Equal(0, stats.RemoteMisses);
+        Assert.Equal(record.Length, stats.RemoteBytesRead); // fetched once; the local tiers served it after that
+        Assert.Equal(stats.MemoryHits * record.Length, stats.MemoryBytesRead);
+        Assert.Equal(stats.DiskHits * record.Length, stats.DiskBytesRead);
         await store.FlushRemoteAsync();
         Assert.Equal(0, remote.Puts); // A record fetched from the remote is not written back to it.
     }
