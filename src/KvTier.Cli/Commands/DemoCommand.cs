@@ -120,6 +120,7 @@ internal static partial class DemoCommand
         ReportReuse(console, model, keys, requests, prefetched[^1]);
         ReportCodecs(console, model, keys, requests[0]);
         ReportBlend(console, model, directory);
+        ReportLlama(console, parse, directory);
         return KvTierCli.Success;
     }
 

@@ -1,0 +1,213 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using KvTier.LlamaSharp;
+using KvTier.Prefetch;
+using KvTier.Prefetch.Decoding;
+using KvTier.Reference;
+using KvTier.Storage;
+using LLama;
+using LLama.Common;
+using LLama.Native;
+using Spectre.Console;
+
+namespace KvTier.Cli.Commands;
+
+// The LLamaSharp walk-through (issue 8 §4): a multi-turn conversation in one llama.cpp context with KvTier as its prefix
+// cache. Each turn's prompt is the whole conversation so far plus a new user line; the turns before it come from KvTier.
+internal static partial class DemoCommand
+{
+    // Small enough that every turn's prompt starts with whole chunks an earlier turn stored.
+    private const int LlamaChunkTokens = 32;
+    private const int LlamaReplyTokens = 24;
+    private const int LlamaTimedRuns = 3;
+    private const uint LlamaContextSize = 512;
+    private const string LlamaNamespace = "demo-chat";
+
+    private static readonly LLamaSeqId ConversationSequence = LLamaSeqId.Zero;
+    private static readonly LLamaSeqId ScratchSequence = (LLamaSeqId)1;
+
+    /// <summary>The user's lines; the model is a TinyStories model, so the conversation is a story the user steers.</summary>
+    internal static readonly string[] LlamaTurns =
+    [
+        "Once upon a time, there was a little girl named Lily.",
+        "\nLily said, \"Can we go to the park?\"",
+        "\nMom said, \"Yes, but first eat your lunch.\"",
+        "\nLily said, \"I will share my apple with Ben.\"",
+    ];
+
+    /// <summary>
+    /// Runs the conversation through LLamaSharp when the models directory holds the GGUF file of the model; its chunks are
+    /// kept in a store of their own beside the demo's (<c>DIR-llama</c> for <c>--store DIR</c>), so that the demo's store
+    /// holds only the reference model's records.
+    /// </summary>
+    private static void ReportLlama(IAnsiConsole console, ParseResult parse, string demoDirectory)
+    {
+        string gguf = Path.Combine(ModelDirectory.Locate(parse.GetValue(CommonOptions.Models)), ModelDirectory.DefaultModelName, "stories260K.gguf");
+        console.WriteLine();
+        if (!File.Exists(gguf))
+        {
+            console.MarkupLine($"LLamaSharp walk-through skipped: no [grey]{Markup.Escape(gguf)}[/].");
+            return;
+        }
+
+        string directory = Path.Combine(Path.GetDirectoryName(demoDirectory) ?? demoDirectory, Path.GetFileName(demoDirectory) + "-llama");
+        ReportLlamaAsync(console, gguf, directory).GetAwaiter().GetResult();
+    }
+
+    /// <summary>One turn: what the prefill reused and evaluated, the time to the first token both ways, both replies.</summary>
+    private sealed record LlamaTurn(int PromptTokens, LlamaPrefillResult Prefill, TimeSpan FirstTokenCached, TimeSpan FirstTokenUncached,
+        int[] Reply, int[] UncachedReply, LlamaStoreResult Stored);
+
+    private static async Task ReportLlamaAsync(IAnsiConsole console, string gguf, string directory)
+    {
+        var parameters = new ModelParams(gguf)
+        {
+            ContextSize = LlamaContextSize,
+            GpuLayerCount = 0,
+            SeqMax = 2, // the conversation, and a scratch sequence for the same prompt without a cache
+            BatchSize = LlamaContextSize,
+            Threads = 2,
+            BatchThreads = 2,
+        };
+        NativeLogConfig.llama_log_set((level, message) => { }); // llama.cpp's loading log would interleave with the tables
+        using LLamaWeights weights = LLamaWeights.LoadFromFile(parameters);
+        using LLamaContext context = weights.CreateContext(parameters);
+        using KvStore store = KvStore.Open(DemoStoreOptions(directory));
+        await using var prefetcher = new Prefetcher(store, new PrefetcherOptions { Decoder = CpuSectionDecoder.Instance });
+        var cache = new KvTierLlamaCache(context, prefetcher,
+            KvTierLlamaCache.CreateKeys(context, Path.GetFileName(gguf), LlamaNamespace, LlamaChunkTokens));
+
+        console.MarkupLine($"[bold]LLamaSharp walk-through[/]: [green]{Markup.Escape(Path.GetFileName(gguf))}[/] in llama.cpp (LLamaSharp, CPU), "
+            + $"KvTier as its prefix cache (chunks of {LlamaChunkTokens} tokens, store [grey]{Markup.Escape(directory)}[/], "
+            + $"{store.GetStatistics().Entries:N0} records at open). Each turn's prompt is the conversation so far plus a new line; "
+            + $"the reply is {LlamaReplyTokens} greedy tokens.");
+
+        // Before timing anything, one round trip of every path in a throwaway namespace (evaluate, store, load from the
+        // store), so that neither column pays for llama.cpp's first-call setup or the first (unoptimized) runs of .NET code.
+        var warmUp = new KvTierLlamaCache(context, prefetcher,
+            KvTierLlamaCache.CreateKeys(context, Path.GetFileName(gguf), LlamaNamespace + "-warm-up", LlamaChunkTokens));
+        int[] warmUpPrompt = [.. context.Tokenize(LlamaTurns[0] + " " + LlamaTurns[1], addBos: true).Select(t => (int)t)];
+        for (int i = 0; i < LlamaTimedRuns; i++)
+        {
+            cache.ClearSequence(ScratchSequence);
+            await warmUp.PrefillAsync(warmUpPrompt, ScratchSequence);
+            await warmUp.StoreAsync(warmUpPrompt, ScratchSequence);
+        }
+
+        cache.ClearSequence(ScratchSequence);
+
+        var conversation = new List<int>();
+        var turns = new LlamaTurn[LlamaTurns.Length];
+        for (int t = 0; t < LlamaTurns.Length; t++)
+        {
+            foreach (LLamaToken token in context.Tokenize(LlamaTurns[t], addBos: t == 0))
+                conversation.Add((int)token);
+            int[] prompt = [.. conversation];
+
+            // Without a cache: the same prompt evaluated from scratch in a fresh sequence (median of a few runs).
+            var uncachedTimes = new TimeSpan[LlamaTimedRuns];
+            int first = 0;
+            for (int run = 0; run < LlamaTimedRuns; run++)
+            {
+                cache.ClearSequence(ScratchSequence);
+                long start = Stopwatch.GetTimestamp();
+                float[] logits = await cache.EvaluateAsync(prompt, 0, ScratchSequence);
+                first = LlamaGreedy(logits);
+                uncachedTimes[run] = Stopwatch.GetElapsedTime(start);
+            }
+
+            int[] uncachedReply = await LlamaGenerateAsync(cache, first, prompt.Length, ScratchSequence);
+            cache.ClearSequence(ScratchSequence);
+
+            // With KvTier: the earlier turns' chunks are loaded, only the rest is evaluated (median of a few runs; each
+            // starts from an empty sequence, and the last one goes on to the reply).
+            var cachedTimes = new TimeSpan[LlamaTimedRuns];
+            LlamaPrefillResult prefill = null!;
+            for (int run = 0; run < LlamaTimedRuns; run++)
+            {
+                cache.ClearSequence(ConversationSequence);
+                long start = Stopwatch.GetTimestamp();
+                prefill = await cache.PrefillAsync(prompt, ConversationSequence);
+                first = LlamaGreedy(prefill.Logits);
+                cachedTimes[run] = Stopwatch.GetElapsedTime(start);
+            }
+
+            TimeSpan uncachedFirst = Median(uncachedTimes);
+            TimeSpan cachedFirst = Median(cachedTimes);
+            int[] reply = await LlamaGenerateAsync(cache, first, prompt.Length, ConversationSequence);
+
+            // The sequence now holds the prompt and the reply: store the chunks the store lacks for the next turn.
+            conversation.AddRange(reply);
+            LlamaStoreResult stored = await cache.StoreAsync(conversation.ToArray(), ConversationSequence);
+            turns[t] = new LlamaTurn(prompt.Length, prefill, cachedFirst, uncachedFirst, reply, uncachedReply, stored);
+        }
+
+        var table = new Table().Border(TableBorder.Rounded).Title("A conversation in one LLamaSharp context, KvTier as its prefix cache");
+        table.AddColumns("turn", "prompt tokens", "reused from KvTier", "evaluated", "first token (ms)", "no cache: first token (ms)",
+            "reply vs no cache", "chunks stored");
+        for (int t = 0; t < turns.Length; t++)
+        {
+            LlamaTurn turn = turns[t];
+            table.AddRow(
+                (t + 1).ToString(CultureInfo.InvariantCulture),
+                turn.PromptTokens.ToString(CultureInfo.InvariantCulture),
+                turn.Prefill.TokensReused == 0 ? "0" : $"[green]{turn.Prefill.TokensReused}[/] ({turn.Prefill.Tier?.ToString().ToLowerInvariant()} tier)",
+                turn.Prefill.TokensComputed.ToString(CultureInfo.InvariantCulture),
+                Milliseconds(turn.FirstTokenCached),
+                Milliseconds(turn.FirstTokenUncached),
+                turn.Reply.AsSpan().SequenceEqual(turn.UncachedReply) ? "[green]identical[/]" : "[red]DIFFERS[/]",
+                turn.Stored.ChunksStored.ToString(CultureInfo.InvariantCulture));
+        }
+
+        console.Write(table);
+        console.MarkupLine($"The conversation ({conversation.Count} tokens): [grey]{Markup.Escape(LlamaText(context, conversation))}[/]");
+        LlamaTurn lastTurn = turns[^1];
+        double ratio = lastTurn.FirstTokenCached / lastTurn.FirstTokenUncached;
+        console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+            $"Turn {turns.Length}'s first token took {ratio:F2}x the time of evaluating its whole prompt (medians of {LlamaTimedRuns} runs). ")
+            + "On a model this small (260K parameters) a whole prompt evaluates in milliseconds, so loading saves little and the "
+            + "timings are noisy; bench/results/e2e.json measures it properly, with the projection for an 8B-class model.");
+    }
+
+    // The reply: `first` and the greedy tokens after it, each evaluated (so that the sequence holds the whole reply).
+    private static async Task<int[]> LlamaGenerateAsync(KvTierLlamaCache cache, int first, int position, LLamaSeqId sequence)
+    {
+        var reply = new int[LlamaReplyTokens];
+        reply[0] = first;
+        for (int i = 0; i < reply.Length; i++)
+        {
+            float[] logits = await cache.EvaluateAsync(new[] { reply[i] }, position + i, sequence);
+            if (i + 1 < reply.Length)
+                reply[i + 1] = LlamaGreedy(logits);
+        }
+
+        return reply;
+    }
+
+    private static TimeSpan Median(TimeSpan[] times)
+    {
+        TimeSpan[] sorted = [.. times.Order()];
+        return sorted[sorted.Length / 2];
+    }
+
+    private static int LlamaGreedy(ReadOnlySpan<float> logits)
+    {
+        int best = 0;
+        for (int i = 1; i < logits.Length; i++)
+        {
+            if (logits[i] > logits[best])
+                best = i;
+        }
+
+        return best;
+    }
+
+    private static string LlamaText(LLamaContext context, List<int> tokens)
+    {
+        var decoder = new StreamingTokenDecoder(context);
+        foreach (int token in tokens)
+            decoder.Add(token);
+        return decoder.Read().Replace('\n', ' ').Trim();
+    }
+}
