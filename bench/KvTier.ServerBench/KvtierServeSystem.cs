@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
+using KvTier.Bench.Shared;
 using KvTier.Keys;
 using KvTier.StoreBench;
 using KvTier.Remote;
@@ -32,60 +32,8 @@ internal sealed class KvtierServeSystem : IBenchSystem
     /// <summary>Starts <c>kvtier serve</c> from <paramref name="cliDll"/>; null with a reason when the CLI is not built.</summary>
     public static async Task<(KvtierServeSystem? System, string? Why)> StartAsync(string cliDll, string scratch)
     {
-        if (!File.Exists(cliDll))
-            return (null, $"{cliDll} not found (dotnet build src/KvTier.Cli -c Release)");
-        string directory = Path.Combine(scratch, "serve");
-        Directory.CreateDirectory(directory);
-        string tokenFile = Path.Combine(scratch, "token");
-        byte[] secret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).Select(c => (byte)c).ToArray();
-        await File.WriteAllBytesAsync(tokenFile, secret);
-        int port = RedisSystem.FreePort();
-        string endpoint = $"127.0.0.1:{port}";
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string arg in new[] { cliDll, "serve", "--listen", endpoint, "--data", Path.Combine(directory, "store"), "--token-file", tokenFile })
-            start.ArgumentList.Add(arg);
-        Process server = Process.Start(start)!;
-        // Drain its logs so that a full pipe never stalls it; keep the last lines for a failed start.
-        var lastLines = new Queue<string>();
-        void Keep(string? line)
-        {
-            if (line is null)
-                return;
-            lock (lastLines)
-            {
-                lastLines.Enqueue(line);
-                if (lastLines.Count > 5)
-                    lastLines.Dequeue();
-            }
-        }
-        server.OutputDataReceived += (_, e) => Keep(e.Data);
-        server.ErrorDataReceived += (_, e) => Keep(e.Data);
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
-
-        var options = new KvCacheClientOptions { Host = "127.0.0.1", Port = port, Secret = secret, RequestTimeout = TimeSpan.FromSeconds(120) };
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                KvCacheClient client = await KvCacheClient.ConnectAsync(options);
-                return (new KvtierServeSystem(server, client, directory, endpoint), null);
-            }
-            catch (Exception ex) when (attempt < 200)
-            {
-                if (server.HasExited)
-                {
-                    await server.WaitForExitAsync();
-                    lock (lastLines)
-                        return (null, $"kvtier serve exited with code {server.ExitCode} ({ex.Message}): {string.Join(" | ", lastLines)}");
-                }
-                await Task.Delay(100); // Still starting (the runtime, then the store).
-            }
-        }
+        (ServeLauncher.Started? started, string? why) = await ServeLauncher.StartAsync(cliDll, scratch, TimeSpan.FromSeconds(120));
+        return started is null ? (null, why) : (new KvtierServeSystem(started.Server, started.Client, started.Directory, started.Endpoint), null);
     }
 
     public Task PutAsync(BenchRecord record) => _client.PutAsync(record.Bytes);

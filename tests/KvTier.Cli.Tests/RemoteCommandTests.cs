@@ -1,5 +1,6 @@
 using KvTier.Format;
 using KvTier.Testing.Records;
+using KvTier.Testing.Remote;
 using Xunit;
 
 namespace KvTier.Cli.Tests;

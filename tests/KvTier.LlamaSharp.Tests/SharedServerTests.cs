@@ -4,6 +4,7 @@ using KvTier.Remote;
 using KvTier.Storage;
 using KvTier.Storage.Remote;
 using KvTier.Testing;
+using KvTier.Testing.Remote;
 using LLama;
 using LLama.Native;
 using Xunit;
