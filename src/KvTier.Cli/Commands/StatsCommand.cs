@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using KvTier.Cli.Stores;
+using KvTier.Hosting;
 using KvTier.Remote;
 using KvTier.Remote.Protocol;
 using KvTier.Storage;
@@ -20,7 +21,7 @@ namespace KvTier.Cli.Commands;
 internal static class StatsCommand
 {
     // The instrument names, as KvTier.Hosting.KvTierInstruments spells them (the CLI does not reference KvTier.Hosting).
-    private const string Tier = "kvtier.tier";
+    private const string Tier = KvTierInstruments.TierTag;
 
     /// <summary>One value: an instrument, its tier tag (or null) and the value.</summary>
     internal readonly record struct Metric(string Name, string? TierValue, long Value);
@@ -100,36 +101,37 @@ internal static class StatsCommand
         StoreCounters life = s.Lifetime;
         return
         [
-            new("kvtier.store.entries", null, s.Entries),
-            new("kvtier.store.live_bytes", null, s.LiveBytes),
-            new("kvtier.store.dead_bytes", null, s.DeadBytes),
-            new("kvtier.store.segments", null, s.Segments),
-            new("kvtier.store.lookups", null, life.Gets),
-            new("kvtier.store.hits", "memory", life.MemoryHits),
-            new("kvtier.store.hits", "disk", life.DiskHits),
-            new("kvtier.store.misses", "disk", life.Misses),
-            new("kvtier.store.puts", null, life.Puts),
-            new("kvtier.store.deletes", null, life.Deletes),
-            new("kvtier.store.evictions", "disk", life.Evictions),
-            new("kvtier.store.corruption_events", "local", life.CorruptionEvents),
+            new(KvTierInstruments.StoreEntries, null, s.Entries),
+            new(KvTierInstruments.StoreLiveBytes, null, s.LiveBytes),
+            new(KvTierInstruments.StoreDeadBytes, null, s.DeadBytes),
+            new(KvTierInstruments.StoreSegments, null, s.Segments),
+            new(KvTierInstruments.StoreLookups, null, life.Gets),
+            new(KvTierInstruments.StoreHits, "memory", life.MemoryHits),
+            new(KvTierInstruments.StoreHits, "disk", life.DiskHits),
+            new(KvTierInstruments.StoreMisses, "disk", life.Misses),
+            new(KvTierInstruments.StorePuts, null, life.Puts),
+            new(KvTierInstruments.StoreDeletes, null, life.Deletes),
+            new(KvTierInstruments.StoreEvictions, "disk", life.Evictions),
+            new(KvTierInstruments.StoreCorruptionEvents, "local", life.CorruptionEvents),
         ];
     }
 
     /// <summary>A server's statistics (format-spec/protocol.md §7.6): its store's counters since it opened, and its connections.</summary>
     internal static List<Metric> ServerMetrics(RemoteStatistics s) =>
     [
-        new("kvtier.store.entries", null, s.Entries),
-        new("kvtier.store.live_bytes", null, s.LiveBytes),
-        new("kvtier.store.dead_bytes", null, s.DeadBytes),
-        new("kvtier.store.segments", null, s.Segments),
-        new("kvtier.store.memory_bytes", null, s.MemoryBytes),
-        new("kvtier.store.lookups", null, s.MemoryHits + s.DiskHits + s.Misses),
-        new("kvtier.store.hits", "memory", s.MemoryHits),
-        new("kvtier.store.hits", "disk", s.DiskHits),
-        new("kvtier.store.misses", "disk", s.Misses),
-        new("kvtier.store.puts", null, s.Puts),
-        new("kvtier.store.deletes", null, s.Deletes),
-        new("kvtier.store.corruption_events", "local", s.CorruptionEvents),
+        new(KvTierInstruments.StoreEntries, null, s.Entries),
+        new(KvTierInstruments.StoreLiveBytes, null, s.LiveBytes),
+        new(KvTierInstruments.StoreDeadBytes, null, s.DeadBytes),
+        new(KvTierInstruments.StoreSegments, null, s.Segments),
+        new(KvTierInstruments.StoreMemoryBytes, null, s.MemoryBytes),
+        new(KvTierInstruments.StoreLookups, null, s.MemoryHits + s.DiskHits + s.Misses),
+        new(KvTierInstruments.StoreHits, "memory", s.MemoryHits),
+        new(KvTierInstruments.StoreHits, "disk", s.DiskHits),
+        new(KvTierInstruments.StoreMisses, "disk", s.Misses),
+        new(KvTierInstruments.StorePuts, null, s.Puts),
+        new(KvTierInstruments.StoreDeletes, null, s.Deletes),
+        new(KvTierInstruments.StoreCorruptionEvents, "local", s.CorruptionEvents),
+        // The server's own gauges (not instruments of an embedding service's meter).
         new("kvtier.server.connections", null, s.OpenConnections),
         new("kvtier.server.active_requests", null, s.ActiveRequests),
         new("kvtier.server.in_flight_put_bytes", null, s.InFlightPutBytes),
