@@ -144,15 +144,14 @@ internal static partial class DemoCommand
         }
 
         var table = new Table().Border(TableBorder.Rounded).Title("A conversation in one LLamaSharp context, KvTier as its prefix cache");
-        table.AddColumns("turn", "prompt tokens", "reused from KvTier", "evaluated", "first token (ms)", "no cache: first token (ms)",
-            "reply vs no cache", "chunks stored");
+        table.AddColumns("turn", "prompt", "reused", "evaluated", "1st token ms", "no cache ms", "reply", "stored");
         for (int t = 0; t < turns.Length; t++)
         {
             LlamaTurn turn = turns[t];
             table.AddRow(
                 (t + 1).ToString(CultureInfo.InvariantCulture),
                 turn.PromptTokens.ToString(CultureInfo.InvariantCulture),
-                turn.Prefill.TokensReused == 0 ? "0" : $"[green]{turn.Prefill.TokensReused}[/] ({turn.Prefill.Tier?.ToString().ToLowerInvariant()} tier)",
+                turn.Prefill.TokensReused == 0 ? "0" : $"[green]{turn.Prefill.TokensReused}[/] ({turn.Prefill.Tier?.ToString().ToLowerInvariant()})",
                 turn.Prefill.TokensComputed.ToString(CultureInfo.InvariantCulture),
                 Milliseconds(turn.FirstTokenCached),
                 Milliseconds(turn.FirstTokenUncached),
