@@ -36,7 +36,7 @@ int[] lengths = [17, 33, 65, 129, 257, 481];
 bool quick = args.Contains("--quick");
 int reps = int.Parse(ArgValue("--reps") ?? (quick ? "3" : "15"), CultureInfo.InvariantCulture);
 double warmUpSeconds = quick ? 1 : 2.5;
-string repo = FindRepo();
+string repo = RepositoryRoot.Find();
 string outDir = ArgValue("--out") ?? Path.Combine(repo, "bench", "results");
 string cliDll = ArgValue("--cli") ?? Path.Combine(repo, "src", "KvTier.Cli", "bin", "Release", "net10.0", "kvtier.dll");
 string scratch = Path.Combine(ArgValue("--dir") ?? Path.GetTempPath(), $"kvtier-e2ebench-{Environment.ProcessId}");
@@ -434,12 +434,3 @@ string? ArgValue(string name)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
 
-static string FindRepo()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        if (File.Exists(Path.Combine(dir.FullName, "KvTier.sln")))
-            return dir.FullName;
-    }
-    return Environment.CurrentDirectory;
-}

@@ -11,8 +11,8 @@ using KvTier.StoreBench;
 // Usage: dotnet run -c Release --project bench/KvTier.ServerBench -- [--quick] [--out DIR]
 // Writes OUT/server.json (OUT defaults to bench/results).
 bool quick = args.Contains("--quick");
-string outDir = ArgValue("--out") ?? Path.Combine(FindRepo(), "bench", "results");
-string repo = FindRepo();
+string repo = RepositoryRoot.Find();
+string outDir = ArgValue("--out") ?? Path.Combine(repo, "bench", "results");
 string cliDll = ArgValue("--cli") ?? Path.Combine(repo, "src", "KvTier.Cli", "bin", "Release", "net10.0", "kvtier.dll");
 string scratch = Path.Combine(Path.GetTempPath(), $"kvtier-serverbench-{Environment.ProcessId}");
 Directory.CreateDirectory(scratch);
@@ -190,15 +190,6 @@ string? ArgValue(string name)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
 
-static string FindRepo()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        if (File.Exists(Path.Combine(dir.FullName, "KvTier.sln")))
-            return dir.FullName;
-    }
-    return Environment.CurrentDirectory;
-}
 
 /// <summary>Latency samples of one operation, in milliseconds.</summary>
 internal sealed record Timing(double MedianMs, double P99Ms, double MinMs, double MaxMs, int Count)

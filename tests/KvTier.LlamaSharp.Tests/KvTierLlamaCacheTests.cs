@@ -1,7 +1,6 @@
 using KvTier.Format;
 using KvTier.Keys;
 using KvTier.Prefetch;
-using KvTier.Prefetch.Decoding;
 using KvTier.Storage;
 using KvTier.Testing;
 using KvTier.Testing.Records;
@@ -42,39 +41,25 @@ public sealed class KvTierLlamaCacheTests : IDisposable
         BackgroundCompaction = false,
     });
 
-    private static Prefetcher NewPrefetcher(KvStore store) => new(store, new PrefetcherOptions { Decoder = CpuSectionDecoder.Instance, DecodeParallelism = 2 });
-
-    // Greedy tokens after the prompt, evaluated by the engine one at a time.
-    private static async Task<int[]> GenerateAsync(KvTierLlamaCache cache, float[] logits, int start, LLamaSeqId sequence)
-    {
-        var output = new int[Steps];
-        for (int i = 0; i < Steps; i++)
-        {
-            output[i] = LlamaEngine.Argmax(logits);
-            logits = await cache.EvaluateAsync(new[] { output[i] }, start + i, sequence);
-        }
-        return output;
-    }
-
     // The prompt computed without any cache (an empty store), then its greedy continuation.
     private async Task<int[]> UncachedOutputAsync(GGMLType type)
     {
         string empty = Path.Combine(_directory, "empty");
         using KvStore store = KvStore.Open(new KvStoreOptions { Directory = empty, SegmentSizeBytes = 4 * KvStoreOptions.MiB });
-        await using Prefetcher prefetcher = NewPrefetcher(store);
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
         using LLamaContext context = LlamaEngine.CreateContext(type);
         var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
         LlamaPrefillResult result = await cache.PrefillAsync(Prompt, LLamaSeqId.Zero);
         Assert.Equal(0, result.TokensReused);
         Assert.Equal(Prompt.Length, result.TokensComputed);
         Assert.Null(result.Tier);
-        return await GenerateAsync(cache, result.Logits, Prompt.Length, LLamaSeqId.Zero);
+        return await LlamaEngine.GreedyAsync(cache, result.Logits, Prompt.Length, LLamaSeqId.Zero, Steps);
     }
 
     // Computes the prompt in a fresh context and stores its chunks; returns the keys of its whole chunks.
     private static async Task<ChunkKey[]> ComputeAndStoreAsync(KvStore store, GGMLType type)
     {
-        await using Prefetcher prefetcher = NewPrefetcher(store);
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
         using LLamaContext context = LlamaEngine.CreateContext(type);
         var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
         LlamaPrefillResult first = await cache.PrefillAsync(Prompt, Sequence);
@@ -87,11 +72,11 @@ public sealed class KvTierLlamaCacheTests : IDisposable
 
     private static async Task<(LlamaPrefillResult Result, int[] Output)> ServeAsync(KvStore store, GGMLType type)
     {
-        await using Prefetcher prefetcher = NewPrefetcher(store);
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
         using LLamaContext context = LlamaEngine.CreateContext(type);
         var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
         LlamaPrefillResult result = await cache.PrefillAsync(Prompt, Sequence);
-        int[] output = await GenerateAsync(cache, result.Logits, Prompt.Length, Sequence);
+        int[] output = await LlamaEngine.GreedyAsync(cache, result.Logits, Prompt.Length, Sequence, Steps);
         return (result, output);
     }
 
@@ -200,7 +185,7 @@ public sealed class KvTierLlamaCacheTests : IDisposable
         Assert.Equal(0, result.TokensReused);
 
         // Keys of another layout are refused outright.
-        await using Prefetcher prefetcher = NewPrefetcher(store);
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
         using LLamaContext f16 = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F16);
         using LLamaContext f32 = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F32);
         Assert.Throws<ArgumentException>(() => new KvTierLlamaCache(f16, prefetcher, KvTierLlamaCache.CreateKeys(f32, ModelId, chunkTokens: ChunkTokens)));
@@ -211,7 +196,7 @@ public sealed class KvTierLlamaCacheTests : IDisposable
     {
         int[] prompt = Prompt[..32];
         using KvStore store = OpenStore();
-        await using Prefetcher prefetcher = NewPrefetcher(store);
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
         using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F32);
         var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
         LlamaPrefillResult first = await cache.PrefillAsync(prompt, Sequence);

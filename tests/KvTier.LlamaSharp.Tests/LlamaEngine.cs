@@ -1,4 +1,7 @@
+using KvTier.Prefetch;
+using KvTier.Prefetch.Decoding;
 using KvTier.Reference;
+using KvTier.Storage;
 using KvTier.Testing;
 using LLama;
 using LLama.Common;
@@ -76,6 +79,22 @@ internal static class LlamaEngine
     {
         fixed (byte* p = blob)
             return (ulong)context.NativeHandle.SetState(p, (nuint)blob.Length, sequence);
+    }
+
+    /// <summary>A prefetcher over <paramref name="store"/> that decodes on the CPU (no GPU probe), two workers.</summary>
+    public static Prefetcher NewPrefetcher(KvStore store) => new(store, new PrefetcherOptions { Decoder = CpuSectionDecoder.Instance, DecodeParallelism = 2 });
+
+    /// <summary><paramref name="steps"/> greedy tokens after a prompt of <paramref name="start"/> tokens, each evaluated by the engine in turn.</summary>
+    public static async Task<int[]> GreedyAsync(KvTierLlamaCache cache, float[] logits, int start, LLamaSeqId sequence, int steps)
+    {
+        var output = new int[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            output[i] = Argmax(logits);
+            logits = await cache.EvaluateAsync(new[] { output[i] }, start + i, sequence);
+        }
+
+        return output;
     }
 
     public static int Argmax(ReadOnlySpan<float> logits)

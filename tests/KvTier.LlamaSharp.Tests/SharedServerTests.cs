@@ -1,5 +1,4 @@
 using KvTier.Prefetch;
-using KvTier.Prefetch.Decoding;
 using KvTier.Remote;
 using KvTier.Storage;
 using KvTier.Storage.Remote;
@@ -66,7 +65,7 @@ public sealed class SharedServerTests : IDisposable
         await using (var tierA = new RemoteTier(tier))
         using (KvStore a = OpenStore("instance-a", tierA))
         {
-            await using Prefetcher prefetcher = NewPrefetcher(a);
+            await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(a);
             using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F32);
             var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
             Assert.Equal(0, (await cache.PrefillAsync(Prompt, LLamaSeqId.Zero)).TokensReused);
@@ -81,7 +80,7 @@ public sealed class SharedServerTests : IDisposable
         await using var tierB = new RemoteTier(tier);
         using KvStore b = OpenStore("instance-b", tierB);
         Assert.Equal(0, b.GetStatistics().Entries);
-        await using (Prefetcher prefetcher = NewPrefetcher(b))
+        await using (Prefetcher prefetcher = LlamaEngine.NewPrefetcher(b))
         {
             using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F32);
             var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
@@ -91,7 +90,7 @@ public sealed class SharedServerTests : IDisposable
             Assert.Equal(8, result.TokensComputed);
             Assert.Equal(0, result.ChunksRejected);
             Assert.Equal(2, b.GetStatistics().RemoteHits); // both chunks came from the server
-            Assert.Equal(expected, await GenerateAsync(cache, result.Logits, Prompt.Length, LLamaSeqId.Zero));
+            Assert.Equal(expected, await LlamaEngine.GreedyAsync(cache, result.Logits, Prompt.Length, LLamaSeqId.Zero, Steps));
         }
     }
 
@@ -104,29 +103,15 @@ public sealed class SharedServerTests : IDisposable
         RemoteTier = remote,
     });
 
-    private static Prefetcher NewPrefetcher(KvStore store) => new(store, new PrefetcherOptions { Decoder = CpuSectionDecoder.Instance, DecodeParallelism = 2 });
-
     // The prompt computed without any cache (a context of its own, no store involved), then its greedy continuation.
     private async Task<int[]> UncachedOutputAsync()
     {
         using KvStore store = KvStore.Open(new KvStoreOptions { Directory = Path.Combine(_directory, "empty"), SegmentSizeBytes = 4 * KvStoreOptions.MiB });
-        await using Prefetcher prefetcher = NewPrefetcher(store);
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
         using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F32);
         var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
         LlamaPrefillResult result = await cache.PrefillAsync(Prompt, LLamaSeqId.Zero);
         Assert.Equal(0, result.TokensReused);
-        return await GenerateAsync(cache, result.Logits, Prompt.Length, LLamaSeqId.Zero);
-    }
-
-    private static async Task<int[]> GenerateAsync(KvTierLlamaCache cache, float[] logits, int start, LLamaSeqId sequence)
-    {
-        var output = new int[Steps];
-        for (int i = 0; i < Steps; i++)
-        {
-            output[i] = LlamaEngine.Argmax(logits);
-            logits = await cache.EvaluateAsync(new[] { output[i] }, start + i, sequence);
-        }
-
-        return output;
+        return await LlamaEngine.GreedyAsync(cache, result.Logits, Prompt.Length, LLamaSeqId.Zero, Steps);
     }
 }
