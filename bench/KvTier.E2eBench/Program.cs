@@ -341,7 +341,7 @@ async Task RunOnceAsync(CaseKind c, int length, bool timed)
     long start = Stopwatch.GetTimestamp();
     float[] logits;
     int reused;
-    StoreTier? tier = null;
+    ChunkSource? tier = null;
     if (c == CaseKind.NoCache)
     {
         cache.ClearSequence(Engine.Sequence);
@@ -365,7 +365,7 @@ async Task RunOnceAsync(CaseKind c, int length, bool timed)
     int expectedReused = c == CaseKind.NoCache ? 0 : (length - 1) / ChunkTokens * ChunkTokens;
     if (reused != expectedReused)
         failures.Add(F($"{c} at {length} tokens reused {reused}, expected {expectedReused}"));
-    StoreTier? expectedTier = c switch { CaseKind.Memory => StoreTier.Memory, CaseKind.WarmDisk or CaseKind.ColdDisk => StoreTier.Disk, _ => null };
+    ChunkSource? expectedTier = c switch { CaseKind.Memory => ChunkSource.Memory, CaseKind.WarmDisk or CaseKind.ColdDisk => ChunkSource.Disk, CaseKind.Serve => ChunkSource.Remote, _ => null };
     if (expectedTier is not null && tier != expectedTier)
         failures.Add(F($"{c} at {length} tokens was served from {tier}, expected {expectedTier}"));
     if (c == CaseKind.Serve && after.RemoteHits - before.RemoteHits != expectedReused / ChunkTokens)

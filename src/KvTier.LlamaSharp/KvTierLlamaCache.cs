@@ -100,7 +100,7 @@ public sealed class KvTierLlamaCache
         int stored = keys.Length == 0 ? 0 : await Store.LongestPrefixAsync(keys, cancellationToken).ConfigureAwait(false);
 
         int reusedChunks = 0, rejected = 0;
-        StoreTier? tier = null;
+        ChunkSource? tier = null;
         if (stored > 0)
         {
             EnsureValuesOrientation(sequence, tokens.Span[0]);
@@ -209,14 +209,14 @@ public sealed class KvTierLlamaCache
     }
 
     // Loads the leading loadable chunks of `keys` into the sequence; returns how many, how many were rejected, and the tier.
-    private async Task<(int Reused, int Rejected, StoreTier? Tier)> LoadAsync(ReadOnlyMemory<ChunkKey> keys, LLamaSeqId sequence, CancellationToken cancellationToken)
+    private async Task<(int Reused, int Rejected, ChunkSource? Tier)> LoadAsync(ReadOnlyMemory<ChunkKey> keys, LLamaSeqId sequence, CancellationToken cancellationToken)
     {
         int chunkTokens = Keys.ChunkTokens;
         int count = keys.Length;
         var destination = KvDestination.Allocate(Layout.Layers, Layout.KvDim, count * chunkTokens, chunkTokens);
-        StoreStatistics before = Store.GetStatistics();
         PrefetchResult result;
         int usable = 0;
+        ChunkSource? tier = null;
         PrefetchRequest request = Prefetcher.Start(keys.ToArray(), destination, cancellationToken);
         await using (request.ConfigureAwait(false))
         {
@@ -225,16 +225,15 @@ public sealed class KvTierLlamaCache
             {
                 if (result.Chunks[usable] != ChunkStatus.Loaded || !Fits(request.GetChunkHeader(usable), keys.Span[usable], usable * chunkTokens))
                     break;
+                if (request.GetChunkSource(usable) is { } source && (tier is null || source > tier)) // the slowest: memory < disk < remote
+                    tier = source;
             }
         }
-        StoreStatistics after = Store.GetStatistics();
         int rejected = count - usable;
         ClearSequence(sequence);
         if (usable == 0)
             return (0, rejected, null);
 
-        // The tier: from the store's counters around the request (approximate when other readers share the store).
-        StoreTier tier = after.DiskHits > before.DiskHits ? StoreTier.Disk : StoreTier.Memory;
         int tokens = usable * chunkTokens;
         var state = new SequenceState((int)sequence, Layout.Layers, Layout.KvDim, Layout.ElementType, _valuesTransposed!.Value, tokens);
         for (int layer = 0; layer < Layout.Layers; layer++)

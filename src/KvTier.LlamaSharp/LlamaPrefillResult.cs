@@ -1,4 +1,4 @@
-using KvTier.Storage;
+using KvTier.Prefetch;
 
 namespace KvTier.LlamaSharp;
 
@@ -11,5 +11,8 @@ namespace KvTier.LlamaSharp;
 /// Chunks the store listed but that were not used: corrupt (failed their checksums), of another layout or position, or
 /// unreadable. Their tokens, and all after them, were evaluated instead.
 /// </param>
-/// <param name="Tier">The tier that served the reused chunks (the slowest one when they came from several); null when nothing was reused.</param>
-public sealed record LlamaPrefillResult(float[] Logits, int TokensReused, int TokensComputed, int ChunksReused, int ChunksRejected, StoreTier? Tier);
+/// <param name="Tier">
+/// The tier that served the reused chunks (the slowest one when they came from several: memory, then disk, then remote);
+/// null when nothing was reused.
+/// </param>
+public sealed record LlamaPrefillResult(float[] Logits, int TokensReused, int TokensComputed, int ChunksReused, int ChunksRejected, ChunkSource? Tier);

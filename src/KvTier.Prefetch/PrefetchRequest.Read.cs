@@ -117,8 +117,12 @@ public sealed partial class PrefetchRequest
             else if (store.Options.RemoteTier is not null)
                 (remote ??= []).Add(chunk);
         }
+        bool[]? fromRemote = null;
         if (remote is not null)
-            await FetchRemoteAsync(store, remote, token).ConfigureAwait(false);
+        {
+            fromRemote = new bool[_keys.Length];
+            await FetchRemoteAsync(store, remote, fromRemote, token).ConfigureAwait(false);
+        }
         for (int chunk = 0; chunk < _keys.Length; chunk++)
         {
             if (skipAfterMissing && chunk > Volatile.Read(ref _firstMissing))
@@ -141,13 +145,15 @@ public sealed partial class PrefetchRequest
             }
             else
             {
+                ChunkSource source = fromRemote?[chunk] == true ? ChunkSource.Remote : lease.Tier == StoreTier.Memory ? ChunkSource.Memory : ChunkSource.Disk;
+                Volatile.Write(ref _sources[chunk], (int)source + 1);
                 Volatile.Write(ref _headers[chunk], lease.Record.Header);
             }
         }
     }
 
     /// <summary>Fetches chunks the local tiers miss from the store's remote tier (which keeps them locally), a few at once.</summary>
-    private async Task FetchRemoteAsync(KvStore store, List<int> chunks, CancellationToken token)
+    private async Task FetchRemoteAsync(KvStore store, List<int> chunks, bool[] fromRemote, CancellationToken token)
     {
         using var slots = new SemaphoreSlim(RemoteFetchParallelism);
         var fetches = new Task[chunks.Count];
@@ -165,7 +171,10 @@ public sealed partial class PrefetchRequest
             {
                 // A prefix request stops at the first missing chunk: one known missing before this one makes it moot.
                 if (!(_owner.Options.SkipChunksAfterMissing && chunk > Volatile.Read(ref _firstMissing)))
+                {
                     _leases[chunk] = await store.GetAsync(_keys[chunk], ReadVerification.Header, token).ConfigureAwait(false);
+                    fromRemote[chunk] = true;
+                }
             }
             finally
             {

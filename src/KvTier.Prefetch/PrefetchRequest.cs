@@ -28,6 +28,7 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
     private readonly ChunkKey[] _keys;
     private readonly RecordLease?[] _leases;       // written by the reader, released after every stage has ended
     private readonly ChunkRecordHeader?[] _headers; // written by the reader for each chunk that fits, before layer 0 completes; kept after the leases end
+    private readonly int[] _sources;               // ChunkSource + 1 (0: none), written with _headers
     private readonly int[] _status;                // ChunkStatus
     private readonly int[] _layerPending;          // sections in flight per layer, plus 1 while the reader is on it
     private readonly bool[] _layerDone;            // under _layerLock
@@ -48,6 +49,7 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
         Destination = destination;
         _leases = new RecordLease?[keys.Length];
         _headers = new ChunkRecordHeader?[keys.Length];
+        _sources = new int[keys.Length];
         _status = new int[keys.Length];
         int layers = destination.Layers;
         _layerPending = new int[layers];
@@ -130,6 +132,19 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
         if ((uint)chunk >= (uint)_headers.Length)
             throw new ArgumentOutOfRangeException(nameof(chunk), chunk, $"Chunk must be within [0, {_headers.Length}).");
         return Volatile.Read(ref _headers[chunk]);
+    }
+
+    /// <summary>
+    /// The tier chunk <paramref name="chunk"/>'s record was read from, or null when it is not in the store or did not fit
+    /// the destination. Known when its header is (<see cref="GetChunkHeader"/>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No such chunk.</exception>
+    public ChunkSource? GetChunkSource(int chunk)
+    {
+        if ((uint)chunk >= (uint)_sources.Length)
+            throw new ArgumentOutOfRangeException(nameof(chunk), chunk, $"Chunk must be within [0, {_sources.Length}).");
+        int source = Volatile.Read(ref _sources[chunk]);
+        return source == 0 ? null : (ChunkSource)(source - 1);
     }
 
     /// <summary>

@@ -92,7 +92,7 @@ public sealed class KvTierLlamaCacheTests : IDisposable
         Assert.Equal(8, result.TokensComputed);
         Assert.Equal(2, result.ChunksReused);
         Assert.Equal(0, result.ChunksRejected);
-        Assert.Equal(StoreTier.Memory, result.Tier);
+        Assert.Equal(ChunkSource.Memory, result.Tier);
         Assert.Equal(expected, output);
     }
 
@@ -115,7 +115,7 @@ public sealed class KvTierLlamaCacheTests : IDisposable
         (LlamaPrefillResult result, int[] output) = await ServeAsync(reopened, GGMLType.GGML_TYPE_F32);
         Assert.Equal(32, result.TokensReused);
         Assert.Equal(8, result.TokensComputed);
-        Assert.Equal(StoreTier.Disk, result.Tier);
+        Assert.Equal(ChunkSource.Disk, result.Tier);
         Assert.Equal(expected, output);
     }
 

@@ -89,6 +89,7 @@ public sealed class SharedServerTests : IDisposable
             Assert.Equal(32, result.TokensReused);
             Assert.Equal(8, result.TokensComputed);
             Assert.Equal(0, result.ChunksRejected);
+            Assert.Equal(ChunkSource.Remote, result.Tier);
             Assert.Equal(2, b.GetStatistics().RemoteHits); // both chunks came from the server
             Assert.Equal(expected, await LlamaEngine.GreedyAsync(cache, result.Logits, Prompt.Length, LLamaSeqId.Zero, Steps));
         }

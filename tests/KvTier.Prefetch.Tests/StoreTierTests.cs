@@ -45,6 +45,7 @@ public sealed class StoreTierTests
             Assert.Equal(3, (await request.Completion).ReusablePrefixChunks);
             for (int c = 0; c < keys.Length; c++)
             {
+                Assert.Equal(ChunkSource.Memory, request.GetChunkSource(c));
                 for (int layer = 0; layer < 3; layer++)
                     PrefetchStore.AssertDelivered(destination, records[c], c, layer);
             }
@@ -82,7 +83,7 @@ public sealed class StoreTierTests
     }
 
     [Fact]
-    public async Task Chunks_only_the_remote_tier_holds_are_fetched_and_delivered()
+    public async Task Chunks_only_the_remote_tier_holds_are_fetched_delivered_and_reported_as_remote()
     {
         var remote = new InMemoryRemoteTier();
         using var store = new PrefetchStore(remote: remote);
@@ -100,6 +101,9 @@ public sealed class StoreTierTests
         {
             PrefetchResult result = await request.Completion;
             Assert.Equal([ChunkStatus.Loaded, ChunkStatus.Loaded, ChunkStatus.Loaded, ChunkStatus.Loaded, ChunkStatus.NotFound], result.Chunks);
+            Assert.Equal<ChunkSource?[]>([ChunkSource.Disk, ChunkSource.Remote, ChunkSource.Disk, ChunkSource.Remote, null],
+                [.. Enumerable.Range(0, keys.Length).Select(request.GetChunkSource)]);
+            Assert.Throws<ArgumentOutOfRangeException>(() => request.GetChunkSource(keys.Length));
             for (int c = 0; c < 4; c++)
             {
                 for (int layer = 0; layer < 3; layer++)
