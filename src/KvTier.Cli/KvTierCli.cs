@@ -54,6 +54,7 @@ internal static class KvTierCli
         root.Subcommands.Add(ServeCommand.Create(context));
         root.Subcommands.Add(RemoteCommand.Create(context));
         root.Subcommands.Add(StatsCommand.Create(context));
+        root.Subcommands.Add(PrefillCommand.Create(context));
         return root;
     }
 }
