@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using KvTier.Cli.Llama;
 using KvTier.LlamaSharp;
 using KvTier.Prefetch;
 using KvTier.Prefetch.Decoding;
@@ -19,13 +20,16 @@ internal static partial class DemoCommand
 {
     // Small enough that every turn's prompt starts with whole chunks an earlier turn stored.
     private const int LlamaChunkTokens = 32;
-    private const int LlamaReplyTokens = 24;
+    // Long enough that the last turn's prompt (about 320 tokens) costs the engine clearly more than the few tokens after
+    // its stored chunks: on a model this small, a short prompt evaluates in about the time a load takes.
+    private const int LlamaReplyTokens = 80;
     private const int LlamaTimedRuns = 3;
     private const uint LlamaContextSize = 512;
     private const string LlamaNamespace = "demo-chat";
 
-    private static readonly LLamaSeqId ConversationSequence = LLamaSeqId.Zero;
-    private static readonly LLamaSeqId ScratchSequence = (LLamaSeqId)1;
+    // One sequence: each timed run starts from an empty one, with or without KvTier, and the last cached run goes on to
+    // the reply. (A second sequence would halve what each may hold: llama.cpp splits the context between them.)
+    private static readonly LLamaSeqId Sequence = LLamaSeqId.Zero;
 
     /// <summary>The user's lines; the model is a TinyStories model, so the conversation is a story the user steers.</summary>
     internal static readonly string[] LlamaTurns =
@@ -65,10 +69,17 @@ internal static partial class DemoCommand
         {
             ContextSize = LlamaContextSize,
             GpuLayerCount = 0,
-            SeqMax = 2, // the conversation, and a scratch sequence for the same prompt without a cache
+            SeqMax = 1,
             BatchSize = LlamaContextSize,
-            Threads = 2,
-            BatchThreads = 2,
+            // llama.cpp's CPU flash attention ("auto" turns it on) evaluates a few tokens after a long cached prefix about
+            // as slowly as the whole prompt on this model, which would hide what the cache saves; off, as in kvtier prefill
+            // and bench/KvTier.E2eBench.
+            FlashAttention = false,
+            // Half the cores: llama.cpp's threads wait for each other in spin barriers, and one of them preempted by
+            // another process (or by the prefetcher) stalls every evaluation for a scheduler slice. On this walk-through's
+            // 2-core reference machine, 2 threads made evaluations of the same tokens vary 1-10x; 1 thread does not.
+            Threads = LlamaThreads,
+            BatchThreads = LlamaThreads,
         };
         NativeLogConfig.llama_log_set((level, message) => { }); // llama.cpp's loading log would interleave with the tables
         using LLamaWeights weights = LLamaWeights.LoadFromFile(parameters);
@@ -78,24 +89,24 @@ internal static partial class DemoCommand
         var cache = new KvTierLlamaCache(context, prefetcher,
             KvTierLlamaCache.CreateKeys(context, Path.GetFileName(gguf), LlamaNamespace, LlamaChunkTokens));
 
-        console.MarkupLine($"[bold]LLamaSharp walk-through[/]: [green]{Markup.Escape(Path.GetFileName(gguf))}[/] in llama.cpp (LLamaSharp, CPU), "
+        console.MarkupLine($"[bold]LLamaSharp walk-through[/]: [green]{Markup.Escape(Path.GetFileName(gguf))}[/] in llama.cpp (LLamaSharp, CPU, "
+            + $"{LlamaThreads} thread{(LlamaThreads == 1 ? "" : "s")}, flash attention off), "
             + $"KvTier as its prefix cache (chunks of {LlamaChunkTokens} tokens, store [grey]{Markup.Escape(directory)}[/], "
             + $"{store.GetStatistics().Entries:N0} records at open). Each turn's prompt is the conversation so far plus a new line; "
             + $"the reply is {LlamaReplyTokens} greedy tokens.");
 
         // Before timing anything, one round trip of every path in a throwaway namespace (evaluate, store, load from the
-        // store), so that neither column pays for llama.cpp's first-call setup or the first (unoptimized) runs of .NET code.
+        // store), so that neither column pays for llama.cpp's or .NET's first-call setup. (kvtier runs with quick JIT
+        // off, so the load path's .NET code is optimized from its first call, as a warmed-up service's is.)
         var warmUp = new KvTierLlamaCache(context, prefetcher,
             KvTierLlamaCache.CreateKeys(context, Path.GetFileName(gguf), LlamaNamespace + "-warm-up", LlamaChunkTokens));
         int[] warmUpPrompt = [.. context.Tokenize(LlamaTurns[0] + " " + LlamaTurns[1], addBos: true).Select(t => (int)t)];
         for (int i = 0; i < LlamaTimedRuns; i++)
         {
-            cache.ClearSequence(ScratchSequence);
-            await warmUp.PrefillAsync(warmUpPrompt, ScratchSequence);
-            await warmUp.StoreAsync(warmUpPrompt, ScratchSequence);
+            cache.ClearSequence(Sequence);
+            await warmUp.PrefillAsync(warmUpPrompt, Sequence);
+            await warmUp.StoreAsync(warmUpPrompt, Sequence);
         }
-
-        cache.ClearSequence(ScratchSequence);
 
         var conversation = new List<int>();
         var turns = new LlamaTurn[LlamaTurns.Length];
@@ -105,20 +116,19 @@ internal static partial class DemoCommand
                 conversation.Add((int)token);
             int[] prompt = [.. conversation];
 
-            // Without a cache: the same prompt evaluated from scratch in a fresh sequence (median of a few runs).
+            // Without a cache: the prompt evaluated from an empty sequence (median of a few runs), then its reply.
             var uncachedTimes = new TimeSpan[LlamaTimedRuns];
-            int first = 0;
+            float[] logits = [];
             for (int run = 0; run < LlamaTimedRuns; run++)
             {
-                cache.ClearSequence(ScratchSequence);
+                cache.ClearSequence(Sequence);
                 long start = Stopwatch.GetTimestamp();
-                float[] logits = await cache.EvaluateAsync(prompt, 0, ScratchSequence);
-                first = LlamaGreedy(logits);
+                logits = await cache.EvaluateAsync(prompt, 0, Sequence);
+                _ = LlamaGreedySampler.Argmax(logits);
                 uncachedTimes[run] = Stopwatch.GetElapsedTime(start);
             }
 
-            int[] uncachedReply = await LlamaGenerateAsync(cache, first, prompt.Length, ScratchSequence);
-            cache.ClearSequence(ScratchSequence);
+            int[] uncachedReply = await LlamaGreedySampler.GenerateAsync(cache, logits, prompt.Length, Sequence, LlamaReplyTokens);
 
             // With KvTier: the earlier turns' chunks are loaded, only the rest is evaluated (median of a few runs; each
             // starts from an empty sequence, and the last one goes on to the reply).
@@ -126,20 +136,19 @@ internal static partial class DemoCommand
             LlamaPrefillResult prefill = null!;
             for (int run = 0; run < LlamaTimedRuns; run++)
             {
-                cache.ClearSequence(ConversationSequence);
                 long start = Stopwatch.GetTimestamp();
-                prefill = await cache.PrefillAsync(prompt, ConversationSequence);
-                first = LlamaGreedy(prefill.Logits);
+                prefill = await cache.PrefillAsync(prompt, Sequence); // empties the sequence first
+                _ = LlamaGreedySampler.Argmax(prefill.Logits);
                 cachedTimes[run] = Stopwatch.GetElapsedTime(start);
             }
 
             TimeSpan uncachedFirst = Median(uncachedTimes);
             TimeSpan cachedFirst = Median(cachedTimes);
-            int[] reply = await LlamaGenerateAsync(cache, first, prompt.Length, ConversationSequence);
+            int[] reply = await LlamaGreedySampler.GenerateAsync(cache, prefill.Logits, prompt.Length, Sequence, LlamaReplyTokens);
 
             // The sequence now holds the prompt and the reply: store the chunks the store lacks for the next turn.
             conversation.AddRange(reply);
-            LlamaStoreResult stored = await cache.StoreAsync(conversation.ToArray(), ConversationSequence);
+            LlamaStoreResult stored = await cache.StoreAsync(conversation.ToArray(), Sequence);
             turns[t] = new LlamaTurn(prompt.Length, prefill, cachedFirst, uncachedFirst, reply, uncachedReply, stored);
         }
 
@@ -160,29 +169,17 @@ internal static partial class DemoCommand
         }
 
         console.Write(table);
-        console.MarkupLine($"The conversation ({conversation.Count} tokens): [grey]{Markup.Escape(LlamaText(context, conversation))}[/]");
         LlamaTurn lastTurn = turns[^1];
+        console.MarkupLine($"Turn {turns.Length}: [grey]{Markup.Escape(LlamaTurns[^1].Trim())}[/] {Markup.Escape(LlamaText(context, lastTurn.Reply))}");
         double ratio = lastTurn.FirstTokenCached / lastTurn.FirstTokenUncached;
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-            $"Turn {turns.Length}'s first token took {ratio:F2}x the time of evaluating its whole prompt (medians of {LlamaTimedRuns} runs). ")
-            + "On a model this small (260K parameters) a whole prompt evaluates in milliseconds, so loading saves little and the "
-            + "timings are noisy; bench/results/e2e.json measures it properly, with the projection for an 8B-class model.");
+            $"Turn {turns.Length}'s first token took {ratio:F2}x the time of evaluating its whole prompt of {lastTurn.PromptTokens} tokens (medians of {LlamaTimedRuns} runs): KvTier loaded {lastTurn.Prefill.TokensReused} of them and llama.cpp evaluated "
+            + $"{lastTurn.Prefill.TokensComputed}. ")
+            + "bench/results/e2e.json measures each tier (memory, disk, kvtier serve) on prompts up to 481 tokens, with a projection "
+            + "for an 8B-class model.");
     }
 
-    // The reply: `first` and the greedy tokens after it, each evaluated (so that the sequence holds the whole reply).
-    private static async Task<int[]> LlamaGenerateAsync(KvTierLlamaCache cache, int first, int position, LLamaSeqId sequence)
-    {
-        var reply = new int[LlamaReplyTokens];
-        reply[0] = first;
-        for (int i = 0; i < reply.Length; i++)
-        {
-            float[] logits = await cache.EvaluateAsync(new[] { reply[i] }, position + i, sequence);
-            if (i + 1 < reply.Length)
-                reply[i + 1] = LlamaGreedy(logits);
-        }
-
-        return reply;
-    }
+    private static int LlamaThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 8);
 
     private static TimeSpan Median(TimeSpan[] times)
     {
@@ -190,19 +187,7 @@ internal static partial class DemoCommand
         return sorted[sorted.Length / 2];
     }
 
-    private static int LlamaGreedy(ReadOnlySpan<float> logits)
-    {
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-        {
-            if (logits[i] > logits[best])
-                best = i;
-        }
-
-        return best;
-    }
-
-    private static string LlamaText(LLamaContext context, List<int> tokens)
+    private static string LlamaText(LLamaContext context, IEnumerable<int> tokens)
     {
         var decoder = new StreamingTokenDecoder(context);
         foreach (int token in tokens)

@@ -236,7 +236,7 @@ internal static class PrefillCommand
 
         long start = Stopwatch.GetTimestamp();
         LlamaPrefillResult prefill = await cache.PrefillAsync(prompt, Sequence);
-        _ = GreedySampler.Argmax(prefill.Logits); // timed as an engine samples its first token; GenerateAsync samples it again
+        _ = LlamaGreedySampler.Argmax(prefill.Logits); // timed as an engine samples its first token; GenerateAsync samples it again
         TimeSpan firstToken = Stopwatch.GetElapsedTime(start);
 
         LlamaStoreResult stored = await cache.StoreAsync(prompt, Sequence);
@@ -248,7 +248,7 @@ internal static class PrefillCommand
             remoteWrites = store.GetStatistics().RemoteWrites;
         }
 
-        int[] generated = await GreedySampler.GenerateAsync(cache, prefill.Logits, prompt.Length, Sequence, request.Generate);
+        int[] generated = await LlamaGreedySampler.GenerateAsync(cache, prefill.Logits, prompt.Length, Sequence, request.Generate);
         return new Report(storeName, keys.Fingerprint.ModelId, request.CacheType == GGMLType.GGML_TYPE_F32 ? "f32" : "f16", context.ContextSize,
             keys.ChunkTokens, prompt.Length, prefill, stored, remoteWrites, firstToken, generated, Text(context, generated));
     }

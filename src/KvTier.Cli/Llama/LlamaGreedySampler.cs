@@ -8,7 +8,7 @@ namespace KvTier.Cli.Llama;
 /// ones) and evaluates it, so that two runs from the same logits produce the same tokens and the sequence holds them all.
 /// </summary>
 /// <remarks>Calls use the cache's llama.cpp context, which is not thread-safe: they must not overlap with any other use of it.</remarks>
-internal static class GreedySampler
+internal static class LlamaGreedySampler
 {
     /// <summary>The index of the largest logit; the first of equal ones.</summary>
     public static int Argmax(ReadOnlySpan<float> logits)
