@@ -13,7 +13,7 @@ namespace KvTier.Hosting;
 /// The <c>KvTier</c> meter (<see cref="KvTierInstruments"/>): observable instruments that read the components'
 /// <c>GetStatistics()</c> snapshots when a listener collects (nothing is added to the hot paths), plus a latency
 /// histogram and an overlap histogram fed by measured prefetch requests
-/// (<see cref="PrefetcherMeasurementExtensions.StartMeasured"/>).
+/// (every request of the observed <see cref="Prefetcher"/>, whoever starts it, or one passed to <see cref="Track"/>).
 /// </summary>
 /// <remarks>
 /// Concurrency: every member may be called from any thread. The observed components are held in volatile fields,
@@ -34,6 +34,7 @@ public sealed class KvTierMetrics : IDisposable
     private readonly Histogram<double> _overlap;
     private volatile KvStore? _store;
     private volatile Prefetcher? _prefetcher;
+    private Prefetcher? _observedPrefetcher; // the one whose RequestStarted this object handles (interlocked)
     private volatile IRemoteTier? _remote;
 
     /// <summary>Creates the meter through <paramref name="meterFactory"/> when given (DI's), else a meter of its own that <see cref="Dispose"/> disposes.</summary>
@@ -86,22 +87,37 @@ public sealed class KvTierMetrics : IDisposable
     /// <summary>Publishes <paramref name="store"/>'s statistics (replacing any store observed before).</summary>
     public void Observe(KvStore store) => _store = store ?? throw new ArgumentNullException(nameof(store));
 
-    /// <summary>Publishes <paramref name="prefetcher"/>'s statistics (replacing any prefetcher observed before).</summary>
-    public void Observe(Prefetcher prefetcher) => _prefetcher = prefetcher ?? throw new ArgumentNullException(nameof(prefetcher));
+    /// <summary>
+    /// Publishes <paramref name="prefetcher"/>'s statistics and records the latency of every request it starts from now
+    /// on (<see cref="Prefetcher.RequestStarted"/>), replacing any prefetcher observed before.
+    /// </summary>
+    public void Observe(Prefetcher prefetcher)
+    {
+        ArgumentNullException.ThrowIfNull(prefetcher);
+        Prefetcher? previous = Interlocked.Exchange(ref _observedPrefetcher, prefetcher);
+        if (ReferenceEquals(previous, prefetcher))
+            return;
+        if (previous is not null)
+            previous.RequestStarted -= OnRequestStarted;
+        prefetcher.RequestStarted += OnRequestStarted;
+        _prefetcher = prefetcher;
+    }
+
+    private void OnRequestStarted(PrefetchRequest request) => _ = TrackAsync(request, request.StartTimestamp);
 
     /// <summary>Publishes the statistics of <paramref name="tier"/> (a <see cref="RemoteTier"/> or a <see cref="RedisTier"/>; others publish nothing).</summary>
     public void Observe(IRemoteTier tier) => _remote = tier ?? throw new ArgumentNullException(nameof(tier));
 
     /// <summary>
     /// Records the load latency, first-layer latency, overlap and loaded chunks of <paramref name="request"/> when it
-    /// ends. Runs off the request's path: it only awaits the request's layer 0 and completion tasks.
+    /// ends: for a request of a prefetcher this object does not observe (those of the observed one are recorded already).
+    /// Runs off the request's path: it only awaits the request's layer 0 and completion tasks.
     /// </summary>
-    /// <param name="request">A request just started.</param>
-    /// <param name="startTimestamp">The <see cref="Stopwatch.GetTimestamp"/> taken just before <see cref="Prefetcher.Start"/>.</param>
-    public void Track(PrefetchRequest request, long startTimestamp)
+    /// <param name="request">A request just started; its latency counts from <see cref="PrefetchRequest.StartTimestamp"/>.</param>
+    public void Track(PrefetchRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        _ = TrackAsync(request, startTimestamp);
+        _ = TrackAsync(request, request.StartTimestamp);
     }
 
     private async Task TrackAsync(PrefetchRequest request, long start)
@@ -154,6 +170,8 @@ public sealed class KvTierMetrics : IDisposable
     /// <summary>Disposes the meter when this object created it (one from a meter factory belongs to the factory).</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _observedPrefetcher, null) is { } prefetcher)
+            prefetcher.RequestStarted -= OnRequestStarted;
         if (_ownsMeter)
             Meter.Dispose();
     }

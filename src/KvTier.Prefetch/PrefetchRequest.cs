@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using KvTier.Format;
@@ -44,6 +45,7 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
 
     internal PrefetchRequest(Prefetcher owner, ChunkKey[] keys, KvDestination destination, CancellationToken cancellationToken)
     {
+        StartTimestamp = Stopwatch.GetTimestamp();
         _owner = owner;
         _keys = keys;
         Destination = destination;
@@ -65,6 +67,9 @@ public sealed partial class PrefetchRequest : IAsyncDisposable
 
     /// <summary>The chunks requested, in order.</summary>
     public IReadOnlyList<ChunkKey> Keys => _keys;
+
+    /// <summary>When <see cref="Prefetcher.Start"/> created the request: a <see cref="Stopwatch.GetTimestamp"/> value.</summary>
+    public long StartTimestamp { get; }
 
     /// <summary>Chunks in the request.</summary>
     public int ChunkCount => _keys.Length;

@@ -99,7 +99,31 @@ public sealed class Prefetcher : IDisposable, IAsyncDisposable
             Interlocked.Increment(ref _requests);
             request.Run();
         }
+        if (RequestStarted is { } started)
+            RaiseStarted(started, request);
         return request;
+    }
+
+    /// <summary>
+    /// Raised by <see cref="Start"/> on its caller's thread for every request, once its pipeline runs, before
+    /// <see cref="Start"/> returns it: how a meter sees every load, whoever starts it (<c>KvTier.Hosting</c>'s metrics
+    /// subscribe here). Handlers must be quick and must not dispose or wait on the request.
+    /// </summary>
+    /// <remarks>A handler that throws gets the request cancelled and its exception thrown from <see cref="Start"/>.</remarks>
+    public event Action<PrefetchRequest>? RequestStarted;
+
+    private static void RaiseStarted(Action<PrefetchRequest> started, PrefetchRequest request)
+    {
+        try
+        {
+            started(request);
+        }
+        catch
+        {
+            // The caller never gets the request: end it here, or it would hold its leases and staging until disposal.
+            _ = request.DisposeAsync().AsTask();
+            throw;
+        }
     }
 
     /// <summary>The counters now.</summary>

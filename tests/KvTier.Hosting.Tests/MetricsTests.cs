@@ -100,7 +100,7 @@ public sealed class MetricsTests : IDisposable
     }
 
     [Fact]
-    public async Task A_measured_prefetch_records_latency_overlap_and_chunks_loaded()
+    public async Task Every_request_of_the_registered_prefetcher_records_latency_overlap_and_chunks_loaded()
     {
         using MetricCollector<double> duration = Collect<double>(KvTierInstruments.PrefetchLoadDuration);
         using MetricCollector<double> firstLayer = Collect<double>(KvTierInstruments.PrefetchFirstLayerDuration);
@@ -110,7 +110,6 @@ public sealed class MetricsTests : IDisposable
 
         KvStore store = _provider.GetRequiredService<KvStore>();
         Prefetcher prefetcher = _provider.GetRequiredService<Prefetcher>();
-        KvTierMetrics metrics = _provider.GetRequiredService<KvTierMetrics>();
         const int tokens = 4;
         ChunkKey[] keys = [TestRecords.Key(10), TestRecords.Key(11), TestRecords.Key(12)];
         store.Put(TestRecords.Create(keys[0], tokens));
@@ -118,7 +117,7 @@ public sealed class MetricsTests : IDisposable
         // keys[2] is not stored: the request ends partial.
 
         KvDestination destination = KvDestination.Allocate(TestRecords.SmallLayout.Layers, TestRecords.SmallLayout.KvDim, keys.Length * tokens, tokens);
-        await using (PrefetchRequest request = prefetcher.StartMeasured(metrics, keys, destination))
+        await using (PrefetchRequest request = prefetcher.Start(keys, destination)) // a plain start, as the LLamaSharp connector's
         {
             PrefetchResult result = await request.Completion;
             Assert.Equal(2, result.FirstMissingChunk);
@@ -133,6 +132,47 @@ public sealed class MetricsTests : IDisposable
         Assert.InRange(Assert.Single(overlap.GetMeasurementSnapshot()).Value, 0, 1);
         Assert.Equal(2, Assert.Single(loaded.GetMeasurementSnapshot()).Value);
         Assert.Equal(1, Observe(requests)[""]);
+    }
+
+    [Fact]
+    public async Task Observing_another_prefetcher_moves_the_measurement_to_it_and_Track_measures_a_single_request()
+    {
+        using MetricCollector<double> duration = Collect<double>(KvTierInstruments.PrefetchLoadDuration);
+        KvStore store = _provider.GetRequiredService<KvStore>();
+        Prefetcher registered = _provider.GetRequiredService<Prefetcher>();
+        KvTierMetrics metrics = _provider.GetRequiredService<KvTierMetrics>();
+        ChunkKey[] keys = [TestRecords.Key(20)];
+        store.Put(TestRecords.Create(keys[0], 4));
+        await using var other = new Prefetcher(store, new PrefetcherOptions { Decoder = CpuSectionDecoder.Instance, StagingBudgetBytes = 1 << 20 });
+        metrics.Observe(other);
+
+        await LoadAsync(registered); // no longer observed: not measured
+        await LoadAsync(other);
+        await duration.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(10));
+        await using (PrefetchRequest request = registered.Start(keys, Destination()))
+        {
+            metrics.Track(request);
+            await request.Completion;
+        }
+        await duration.WaitForMeasurementsAsync(2, TimeSpan.FromSeconds(10));
+        await LoadAsync(other);
+        await duration.WaitForMeasurementsAsync(3, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(3, duration.GetMeasurementSnapshot().Count);
+        Assert.All(duration.GetMeasurementSnapshot(), m => Assert.Equal("complete", m.Tags[KvTierInstruments.OutcomeTag]));
+
+        metrics.Dispose(); // unsubscribes: later requests are not measured
+        await LoadAsync(other);
+        await LoadAsync(registered);
+        Assert.Equal(3, duration.GetMeasurementSnapshot().Count);
+
+        async Task LoadAsync(Prefetcher prefetcher)
+        {
+            await using PrefetchRequest request = prefetcher.Start(keys, Destination());
+            Assert.Equal(-1, (await request.Completion).FirstMissingChunk);
+        }
+
+        static KvDestination Destination() => KvDestination.Allocate(TestRecords.SmallLayout.Layers, TestRecords.SmallLayout.KvDim, 4, 4);
     }
 
     [Fact]
