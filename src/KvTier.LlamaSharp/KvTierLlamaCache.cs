@@ -94,6 +94,7 @@ public sealed class KvTierLlamaCache
     public async Task<LlamaPrefillResult> PrefillAsync(ReadOnlyMemory<int> tokens, LLamaSeqId sequence, CancellationToken cancellationToken = default)
     {
         CheckTokens(tokens.Length);
+        cancellationToken.ThrowIfCancellationRequested();
         int chunkTokens = Keys.ChunkTokens;
         int candidates = (tokens.Length - 1) / chunkTokens;
         ChunkKey[] keys = Keys.PrefixKeys(tokens.Span[..(candidates * chunkTokens)], includePartial: false);
@@ -129,6 +130,7 @@ public sealed class KvTierLlamaCache
     public async Task<LlamaStoreResult> StoreAsync(ReadOnlyMemory<int> tokens, LLamaSeqId sequence, CancellationToken cancellationToken = default)
     {
         CheckTokens(tokens.Length);
+        cancellationToken.ThrowIfCancellationRequested();
         int chunkTokens = Keys.ChunkTokens;
         int whole = tokens.Length / chunkTokens;
         int rest = tokens.Length - whole * chunkTokens;
