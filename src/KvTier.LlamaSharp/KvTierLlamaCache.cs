@@ -81,6 +81,22 @@ public sealed class KvTierLlamaCache
         new(modelId, LlamaKvLayout.FromContext(context), @namespace, chunkTokens);
 
     /// <summary>
+    /// <paramref name="text"/> tokenized by the context's model, as <see cref="PrefillAsync"/> and <see cref="StoreAsync"/>
+    /// take it (special tokens in the text are not parsed).
+    /// </summary>
+    /// <param name="text">The prompt text.</param>
+    /// <param name="addBos">Whether to start with the model's beginning-of-sequence token. Default: true.</param>
+    public int[] Tokenize(string text, bool addBos = true)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        LLamaToken[] tokens = Context.Tokenize(text, addBos, special: false);
+        var result = new int[tokens.Length];
+        for (int i = 0; i < tokens.Length; i++)
+            result[i] = (int)tokens[i];
+        return result;
+    }
+
+    /// <summary>
     /// Evaluates <paramref name="tokens"/> in <paramref name="sequence"/> from position 0, reusing the longest stored run of
     /// whole chunks (at most all but the last token, whose logits are the result). The sequence's previous contents are
     /// removed first.

@@ -74,6 +74,20 @@ public sealed class ConnectorContractTests : IDisposable
     }
 
     [RequiresModelFact]
+    public async Task Tokenize_gives_the_tokens_llama2c_feeds_for_the_same_text()
+    {
+        using KvStore store = OpenStore("store");
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
+        using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F32);
+        KvTierLlamaCache cache = Connect(context, prefetcher);
+
+        int[] tokens = cache.Tokenize("Once upon a time");
+        Assert.True(tokens.Length >= 5, $"{tokens.Length} tokens"); // BOS and at least one per word
+        Assert.Equal(LlamaEngine.ReferenceTokens[..tokens.Length], tokens); // BOS, then the prompt as llama2.c encodes it
+        Assert.Equal(tokens[1..], cache.Tokenize("Once upon a time", addBos: false));
+    }
+
+    [RequiresModelFact]
     public async Task Bad_arguments_are_refused_before_the_store_or_the_context_changes()
     {
         using KvStore store = OpenStore("store");

@@ -107,8 +107,8 @@ public sealed class CrossProcessTests : IDisposable
         using KvStore store = KvStore.Open(new KvStoreOptions { Directory = Path.Combine(_directory, "empty"), SegmentSizeBytes = 4 * KvStoreOptions.MiB });
         await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
         using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F16);
-        int[] prompt = [.. context.Tokenize(PromptText, addBos: true).Select(t => (int)t)];
         var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
+        int[] prompt = cache.Tokenize(PromptText);
         LlamaPrefillResult result = await cache.PrefillAsync(prompt, LLamaSeqId.Zero);
         Assert.Equal(0, result.TokensReused);
         return (prompt, await LlamaEngine.GreedyAsync(cache, result.Logits, prompt.Length, LLamaSeqId.Zero, Steps));
