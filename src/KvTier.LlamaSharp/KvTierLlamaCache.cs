@@ -227,42 +227,56 @@ public sealed class KvTierLlamaCache
     }
 
     // Loads the leading loadable chunks of `keys` into the sequence; returns how many, how many were rejected, and the tier.
+    // Chunks are prefetched a window at a time (KvTierLlamaCacheOptions.LoadWindowBytes of fp32 rows) and converted into
+    // their place in llama.cpp's state blob, so a load holds the blob and one window, not the whole prompt in fp32 too.
     private async Task<(int Reused, int Rejected, ChunkSource? Tier)> LoadAsync(ReadOnlyMemory<ChunkKey> keys, LLamaSeqId sequence, CancellationToken cancellationToken)
     {
         int chunkTokens = Keys.ChunkTokens;
         int count = keys.Length;
-        var destination = KvDestination.Allocate(Layout.Layers, Layout.KvDim, count * chunkTokens, chunkTokens);
-        PrefetchResult result;
+        long chunkBytes = 2L * Layout.Layers * Layout.KvDim * sizeof(float) * chunkTokens;
+        int window = (int)Math.Clamp(Options.LoadWindowBytes / chunkBytes, 1, count);
+        var destination = KvDestination.Allocate(Layout.Layers, Layout.KvDim, window * chunkTokens, chunkTokens);
+        var writer = new SequenceStateWriter((int)sequence, Layout.Layers, Layout.KvDim, Layout.ElementType, _valuesTransposed!.Value, count * chunkTokens);
         int usable = 0;
         ChunkSource? tier = null;
-        PrefetchRequest request = Prefetcher.Start(keys.ToArray(), destination, cancellationToken);
-        await using (request.ConfigureAwait(false))
+        for (int first = 0; first < count; first += window)
         {
-            result = await request.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
-            for (; usable < count; usable++)
+            int chunks = Math.Min(window, count - first);
+            int loaded = 0;
+            PrefetchRequest request = Prefetcher.Start(keys.Slice(first, chunks).ToArray(), destination, cancellationToken);
+            await using (request.ConfigureAwait(false))
             {
-                if (result.Chunks[usable] != ChunkStatus.Loaded || !Fits(request.GetChunkHeader(usable), keys.Span[usable], usable * chunkTokens))
-                    break;
-                if (request.GetChunkSource(usable) is { } source && (tier is null || source > tier)) // the slowest: memory < disk < remote
-                    tier = source;
+                PrefetchResult result = await request.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+                for (; loaded < chunks; loaded++)
+                {
+                    int chunk = first + loaded;
+                    if (result.Chunks[loaded] != ChunkStatus.Loaded || !Fits(request.GetChunkHeader(loaded), keys.Span[chunk], chunk * chunkTokens))
+                        break;
+                    if (request.GetChunkSource(loaded) is { } source && (tier is null || source > tier)) // the slowest: memory < disk < remote
+                        tier = source;
+                }
             }
+
+            int tokens = loaded * chunkTokens;
+            for (int layer = 0; layer < Layout.Layers && tokens > 0; layer++)
+            {
+                writer.WriteRows(layer, SectionKind.Keys, first * chunkTokens, destination.Rows(layer, SectionKind.Keys, 0, tokens).Span);
+                writer.WriteRows(layer, SectionKind.Values, first * chunkTokens, destination.Rows(layer, SectionKind.Values, 0, tokens).Span);
+            }
+            usable += loaded;
+            if (loaded < chunks)
+                break;
         }
+
         int rejected = count - usable;
         ClearSequence(sequence);
         if (usable == 0)
             return (0, rejected, null);
-
-        int tokens = usable * chunkTokens;
-        var state = new SequenceState((int)sequence, Layout.Layers, Layout.KvDim, Layout.ElementType, _valuesTransposed!.Value, tokens);
-        for (int layer = 0; layer < Layout.Layers; layer++)
-        {
-            ElementConversion.FromSingle(Layout.ElementType, destination.Rows(layer, SectionKind.Keys, 0, tokens).Span, state.Keys(layer));
-            ElementConversion.FromSingle(Layout.ElementType, destination.Rows(layer, SectionKind.Values, 0, tokens).Span, state.Values(layer));
-        }
-        LoadStateBlob(state.ToArray(), sequence);
+        writer.Truncate(usable * chunkTokens);
+        LoadStateBlob(writer.Blob, sequence);
         int last = Context.NativeHandle.MemorySequenceMaxPosition(sequence).Value;
-        if (last != tokens - 1)
-            throw new InvalidOperationException($"llama.cpp loaded the state of {tokens} tokens but the sequence ends at position {last}.");
+        if (last != usable * chunkTokens - 1)
+            throw new InvalidOperationException($"llama.cpp loaded the state of {usable * chunkTokens} tokens but the sequence ends at position {last}.");
         return (usable, rejected, tier);
     }
 

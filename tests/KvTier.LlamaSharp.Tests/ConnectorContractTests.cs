@@ -1,6 +1,8 @@
+using KvTier.Keys;
 using KvTier.Prefetch;
 using KvTier.Storage;
 using KvTier.Testing;
+using KvTier.Testing.Records;
 using LLama;
 using LLama.Native;
 using Xunit;
@@ -71,6 +73,59 @@ public sealed class ConnectorContractTests : IDisposable
 
         Assert.Equal(otherAlone, await LlamaEngine.GreedyAsync(cache, otherLogits, Other.Length, LLamaSeqId.Zero, 8));
         Assert.Equal(promptAlone, await LlamaEngine.GreedyAsync(cache, loaded.Logits, Prompt.Length, (LLamaSeqId)1, 8));
+    }
+
+    [RequiresModelTheory]
+    [InlineData(-1, 1L)] // no corruption, one chunk per window: all 3 whole chunks of the 60-token prompt are reused
+    [InlineData(-1, 64L << 20)] // no corruption, every chunk in one window
+    [InlineData(2, 1L)] // the third chunk corrupt: its window loads nothing, the first two are reused
+    [InlineData(2, 64L << 20)] // the same found inside the one window: the state is cut back to the first two
+    [InlineData(1, 1L)] // the second corrupt: only the first window is reused
+    [InlineData(1, 64L << 20)]
+    public async Task Loading_a_window_at_a_time_gives_the_uncached_output(int corruptChunk, long windowBytes)
+    {
+        int[] prompt = LlamaEngine.ReferenceTokens[..60];
+        using KvStore empty = OpenStore("empty");
+        int[] expected = await AloneAsync(empty, prompt, 16);
+        using (KvStore store = OpenStore("store"))
+        {
+            await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
+            using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F16);
+            KvTierLlamaCache cache = Connect(context, prefetcher);
+            await cache.PrefillAsync(prompt, LLamaSeqId.Zero);
+            Assert.Equal(3, (await cache.StoreAsync(prompt, LLamaSeqId.Zero)).ChunksStored);
+            if (corruptChunk >= 0)
+            {
+                ChunkKey[] keys = cache.Keys.PrefixKeys(prompt, includePartial: false);
+                Assert.True(store.TryRead(keys[corruptChunk], out byte[]? record));
+                store.Dispose();
+                Assert.True(SegmentCorruption.FlipPayloadByte(Path.Combine(_directory, "store"), record, layer: 1, Format.SectionKind.Keys));
+            }
+        }
+
+        using KvStore reopened = OpenStore("store");
+        await using (Prefetcher prefetcher = LlamaEngine.NewPrefetcher(reopened))
+        {
+            using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F16);
+            var cache = new KvTierLlamaCache(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens),
+                new KvTierLlamaCacheOptions { LoadWindowBytes = windowBytes });
+            LlamaPrefillResult result = await cache.PrefillAsync(prompt, LLamaSeqId.Zero);
+            Assert.Equal(corruptChunk < 0 ? 48 : corruptChunk * ChunkTokens, result.TokensReused);
+            Assert.Equal(corruptChunk < 0 ? 0 : 3 - corruptChunk, result.ChunksRejected);
+            Assert.Equal(expected, await LlamaEngine.GreedyAsync(cache, result.Logits, prompt.Length, LLamaSeqId.Zero, 16));
+        }
+        Assert.Equal(0, reopened.GetStatistics().OpenLeases);
+    }
+
+    [RequiresModelFact]
+    public async Task A_load_window_under_one_byte_is_refused()
+    {
+        using KvStore store = OpenStore("store");
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
+        using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F16);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new KvTierLlamaCache(context, prefetcher,
+            KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens), new KvTierLlamaCacheOptions { LoadWindowBytes = 0 }));
+        Assert.Contains(nameof(KvTierLlamaCacheOptions.LoadWindowBytes), error.Message, StringComparison.Ordinal);
     }
 
     [RequiresModelFact]
