@@ -26,6 +26,9 @@ namespace KvTier.LlamaSharp;
 /// </remarks>
 public sealed class KvTierLlamaCache
 {
+    // Encoded records StoreAsync holds before it puts them.
+    private const long StoreBatchBytes = 64L << 20;
+
     private readonly SequenceStateShape _shape;
     private bool? _valuesTransposed; // how this context stores V, learned from the first state it saves
 
@@ -136,7 +139,8 @@ public sealed class KvTierLlamaCache
     /// <summary>
     /// Saves the KV of <paramref name="sequence"/>, which holds <paramref name="tokens"/> at positions 0, 1, … (and may
     /// hold more after them), and puts every whole chunk of them the store lacks. The caller vouches that the sequence
-    /// was computed from exactly these tokens.
+    /// was computed from exactly these tokens. Memory: llama.cpp's saved state of the whole sequence twice (the blob and
+    /// its parsed rows) while the chunks are encoded, and at most 64 MiB of encoded records before they are put.
     /// </summary>
     /// <param name="tokens">The tokens the sequence holds, from position 0.</param>
     /// <param name="sequence">The sequence.</param>
@@ -163,7 +167,8 @@ public sealed class KvTierLlamaCache
         SequenceState state = SaveState(sequence);
         int[] cells = state.CellsOfPositions(whole * chunkTokens);
         int rowBytes = state.RowBytes;
-        var records = new List<ReadOnlyMemory<byte>>(missing.Count);
+        var records = new List<ReadOnlyMemory<byte>>();
+        long batchBytes = 0;
         foreach (int i in missing)
         {
             var chunk = new KvChunk(Layout, chunkTokens);
@@ -173,9 +178,19 @@ public sealed class KvTierLlamaCache
                 CopyRows(state.Values(layer), chunk.Section(layer, SectionKind.Values), cells, i * chunkTokens, chunkTokens, rowBytes);
             }
             var metadata = new ChunkRecordMetadata(Keys.Fingerprint, keys[i], ChunkKeyKind.Prefix, i * chunkTokens);
-            records.Add(ChunkRecordWriter.Encode(chunk, metadata, Options.Codec, Options.Level));
+            byte[] record = ChunkRecordWriter.Encode(chunk, metadata, Options.Codec, Options.Level);
+            records.Add(record);
+            batchBytes += record.Length;
+            if (batchBytes >= StoreBatchBytes)
+            {
+                // Bounded: the encoded records of a long prompt are put a batch at a time, not held all at once.
+                await Store.PutBatchAsync(records, cancellationToken).ConfigureAwait(false);
+                records.Clear();
+                batchBytes = 0;
+            }
         }
-        await Store.PutBatchAsync(records, cancellationToken).ConfigureAwait(false);
+        if (records.Count > 0)
+            await Store.PutBatchAsync(records, cancellationToken).ConfigureAwait(false);
         return new LlamaStoreResult(missing.Count, whole - missing.Count, rest);
     }
 
