@@ -102,7 +102,8 @@ public sealed class KvTierLlamaCache
     /// <summary>
     /// Evaluates <paramref name="tokens"/> in <paramref name="sequence"/> from position 0, reusing the longest stored run of
     /// whole chunks (at most all but the last token, whose logits are the result). The sequence's previous contents are
-    /// removed first.
+    /// removed first. Memory: the reused tokens' K and V once in the cache's type (the state blob llama.cpp imports),
+    /// plus <see cref="KvTierLlamaCacheOptions.LoadWindowBytes"/> of rows being loaded.
     /// </summary>
     /// <param name="tokens">1 to the context size tokens.</param>
     /// <param name="sequence">The sequence to fill.</param>
