@@ -9,7 +9,9 @@ namespace KvTier.E2eBench;
 
 /// <summary>
 /// stories260K.gguf in llama.cpp (LLamaSharp, CPU backend): one context of 512 positions, F16 cache (llama.cpp's
-/// default, the 8B projection's element type), the whole prompt in one batch, two threads.
+/// default, the 8B projection's element type), the whole prompt in one batch, flash attention off; threads: half the
+/// cores by default (llama.cpp's threads meet in spin barriers, and with as many threads as cores a preempted one
+/// stalls evaluations for a scheduler slice).
 /// </summary>
 /// <remarks>A llama.cpp context is not thread-safe: the harness uses it from one thread at a time.</remarks>
 internal sealed class Engine : IDisposable
@@ -32,9 +34,15 @@ internal sealed class Engine : IDisposable
 
     public string GgufPath { get; }
 
+    /// <summary>llama.cpp's threads.</summary>
+    public int Threads { get; private init; }
+
     public LLamaContext Context { get; }
 
-    public static Engine Load(string? modelDirectory)
+    /// <summary>Threads when none are asked for: half the cores, 1 to 8.</summary>
+    public static int DefaultThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 8);
+
+    public static Engine Load(string? modelDirectory, int threads)
     {
         string gguf = Path.Combine(ModelDirectory.Locate(modelDirectory), ModelDirectory.DefaultModelName, "stories260K.gguf");
         var parameters = new ModelParams(gguf)
@@ -47,12 +55,12 @@ internal sealed class Engine : IDisposable
             SeqMax = 1,
             BatchSize = ContextSize,
             UBatchSize = ContextSize,
-            Threads = 2,
-            BatchThreads = 2,
+            Threads = threads,
+            BatchThreads = threads,
         };
         NativeLogConfig.llama_log_set((level, message) => { });
         LLamaWeights weights = LLamaWeights.LoadFromFile(parameters);
-        return new Engine(gguf, weights, weights.CreateContext(parameters));
+        return new Engine(gguf, weights, weights.CreateContext(parameters)) { Threads = threads };
     }
 
     /// <summary>The model's own text: greedy from the seed until <paramref name="length"/> tokens.</summary>

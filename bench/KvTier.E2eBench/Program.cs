@@ -46,7 +46,7 @@ long runStart = Stopwatch.GetTimestamp();
 MachineInfo machine = MachineInfo.Describe(scratch);
 Console.WriteLine(F($"end-to-end benchmark{(quick ? " (quick)" : "")}: {machine.ProcessorCount} cores, {machine.Cpu}; load average {machine.LoadAverageAtStart}; scratch on {machine.FileSystem}"));
 
-using Engine engine = Engine.Load(ArgValue("--models"));
+using Engine engine = Engine.Load(ArgValue("--models"), int.Parse(ArgValue("--threads") ?? Engine.DefaultThreads.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture));
 ChunkKeys keys = KvTierLlamaCache.CreateKeys(engine.Context, ModelId, chunkTokens: ChunkTokens);
 var prefetcherOptions = new PrefetcherOptions { Decoder = CpuSectionDecoder.Instance, DecodeParallelism = 2 };
 KvStoreOptions StoreOptions(string name, long memoryBytes, IRemoteTier? remote = null) => new()
@@ -64,7 +64,7 @@ using KvStore emptyStore = KvStore.Open(StoreOptions("none", 0));
 await using var nonePrefetcher = new Prefetcher(emptyStore, prefetcherOptions);
 var noCache = new KvTierLlamaCache(engine.Context, nonePrefetcher, keys);
 int[] text = await engine.GenerateTextAsync(noCache, lengths[^1]);
-Console.WriteLine(F($"model {engine.GgufPath}: layout {noCache.Layout}; prompt text: {text.Length} tokens the model wrote greedily from BOS + \"Once upon a time\"; chunks of {ChunkTokens} tokens"));
+Console.WriteLine(F($"model {engine.GgufPath}: layout {noCache.Layout}; prompt text: {text.Length} tokens the model wrote greedily from BOS + \"Once upon a time\"; chunks of {ChunkTokens} tokens; llama.cpp threads {engine.Threads}"));
 
 // Every whole chunk of the longest prompt, computed by the engine and stored raw (the connector's default codec:
 // K and V bit for bit) in the disk store; the shorter prompts' chunks are its leading ones (prefix keys).
@@ -275,7 +275,7 @@ var json = new
     machine,
     loadAverageAtEnd = MachineInfo.LoadAverage(),
     runSeconds = Stopwatch.GetElapsedTime(runStart).TotalSeconds,
-    model = new { gguf = Path.GetFileName(engine.GgufPath), layout = noCache.Layout.ToString(), contextSize = Engine.ContextSize, cacheType = "F16", threads = 2, batchSize = Engine.ContextSize },
+    model = new { gguf = Path.GetFileName(engine.GgufPath), layout = noCache.Layout.ToString(), contextSize = Engine.ContextSize, cacheType = "F16", threads = engine.Threads, flashAttention = false, batchSize = Engine.ContextSize },
     chunkTokens = ChunkTokens,
     promptTokens = lengths,
     generatedTokens = GeneratedTokens,
