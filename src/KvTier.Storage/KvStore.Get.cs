@@ -134,6 +134,14 @@ public sealed partial class KvStore
     /// memory tier, are skipped. Does not count as a get. Best effort.
     /// </summary>
     public unsafe void ReadAhead(ReadOnlySpan<ChunkKey> keys, long bytesPerRecord)
+        => ReadAheadCore(keys, bytesPerRecord);
+
+    /// <summary>Disk-tier records <see cref="ReadAhead"/> has asked the operating system for since the store opened.</summary>
+    internal long RecordsReadAhead => Interlocked.Read(ref _recordsReadAhead);
+
+    private long _recordsReadAhead;
+
+    private unsafe void ReadAheadCore(ReadOnlySpan<ChunkKey> keys, long bytesPerRecord)
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesPerRecord);
@@ -143,13 +151,17 @@ public sealed partial class KvStore
             SegmentFile? segment;
             lock (_lock)
             {
-                if (!_records.TryGetValue(key, out DiskRecord? record) || !_segments.TryGetValue(record.Entry.SegmentId, out segment) || !segment.TryAcquire())
+                // A record the memory tier holds is read from there: reading its segment pages ahead would only load
+                // the page cache (cold after an O_DIRECT put) with bytes nobody reads.
+                if (!_records.TryGetValue(key, out DiskRecord? record) || _memory.Contains(key, record.Entry.Sequence)
+                    || !_segments.TryGetValue(record.Entry.SegmentId, out segment) || !segment.TryAcquire())
                     continue;
                 entry = record.Entry;
             }
             // SAFETY: the segment lease keeps the map alive; the range lies within the record, below the committed end.
             UnixFile.WillNeed(segment.Pointer(entry.Offset), Math.Min(bytesPerRecord, entry.RecordLength));
             segment.Release();
+            Interlocked.Increment(ref _recordsReadAhead);
         }
     }
 

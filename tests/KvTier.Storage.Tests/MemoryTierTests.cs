@@ -1,3 +1,4 @@
+using KvTier.Keys;
 using KvTier.Testing.Records;
 using Xunit;
 
@@ -33,6 +34,27 @@ public sealed class MemoryTierTests
             Assert.Equal(1, stats.DiskHits);
             Assert.Equal(2, stats.MemoryHits);
             Assert.Equal(1, stats.MemoryEntries);
+        }
+    }
+
+    [Fact]
+    public void Read_ahead_skips_records_the_memory_tier_holds_and_asks_for_the_others()
+    {
+        using var dir = new StoreDirectory();
+        using KvStore store = KvStore.Open(dir.Options(memory: 1 << 20));
+        store.Put(TestRecords.Create(1, tokens: 50, contentSeed: 1)); // write-through: a copy in memory
+        store.Put(TestRecords.Create(2, tokens: 50, contentSeed: 2));
+        ChunkKey[] keys = [TestRecords.Key(1), TestRecords.Key(2), TestRecords.Key(3)]; // 3 is not stored
+
+        store.ReadAhead(keys, 4096);
+        Assert.Equal(0, store.RecordsReadAhead); // both stored records are in memory: their segment pages are not wanted
+
+        using var other = new StoreDirectory();
+        using (KvStore diskOnly = KvStore.Open(other.Options(memory: 0)))
+        {
+            diskOnly.Put(TestRecords.Create(1, tokens: 50, contentSeed: 1));
+            diskOnly.ReadAhead(keys, 4096);
+            Assert.Equal(1, diskOnly.RecordsReadAhead); // no memory tier: the stored record is read ahead from disk
         }
     }
 

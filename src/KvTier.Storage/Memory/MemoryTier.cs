@@ -47,6 +47,13 @@ internal sealed unsafe class MemoryTier : IDisposable
         }
     }
 
+    /// <summary>Whether a copy of the record with sequence <paramref name="sequence"/> is cached (leases nothing, touches nothing).</summary>
+    public bool Contains(ChunkKey key, ulong sequence)
+    {
+        lock (_lock)
+            return _records.TryGetValue(key, out MemoryRecord? record) && record.Sequence == sequence;
+    }
+
     /// <summary>A leased copy of the record, if cached with sequence <paramref name="sequence"/>; refreshes its LRU position.</summary>
     public bool TryGet(ChunkKey key, ulong sequence, out MemoryRecord record, bool touch = true)
     {
