@@ -23,6 +23,8 @@ namespace KvTier.LlamaSharp;
 /// <remarks>
 /// Concurrency: a llama.cpp context is not thread-safe, so calls on one instance (and any other use of its context) must
 /// not overlap. The store and prefetcher may be shared with other instances and threads.
+/// Memory: an instance keeps its largest load's buffers for the next one: the state blob (the reused tokens' KV in the
+/// cache's type, at most the context's) and one load window (<see cref="KvTierLlamaCacheOptions.LoadWindowBytes"/>).
 /// </remarks>
 public sealed class KvTierLlamaCache
 {
@@ -30,6 +32,8 @@ public sealed class KvTierLlamaCache
     private const long StoreBatchBytes = 64L << 20;
 
     private readonly SequenceStateShape _shape;
+    private KvDestination? _loadWindow;   // reused by every load (see LoadWindow)
+    private byte[]? _stateBuffer;         // reused by every load (see StateBuffer)
     private bool? _valuesTransposed; // how this context stores V, learned from the first state it saves
 
     /// <summary>Connects a context to a store.</summary>
@@ -251,8 +255,9 @@ public sealed class KvTierLlamaCache
         int count = keys.Length;
         long chunkBytes = 2L * Layout.Layers * Layout.KvDim * sizeof(float) * chunkTokens;
         int window = (int)Math.Clamp(Options.LoadWindowBytes / chunkBytes, 1, count);
-        var destination = KvDestination.Allocate(Layout.Layers, Layout.KvDim, window * chunkTokens, chunkTokens);
-        var writer = new SequenceStateWriter((int)sequence, Layout.Layers, Layout.KvDim, Layout.ElementType, _valuesTransposed!.Value, count * chunkTokens);
+        KvDestination destination = LoadWindow(window * chunkTokens);
+        var writer = new SequenceStateWriter((int)sequence, Layout.Layers, Layout.KvDim, Layout.ElementType, _valuesTransposed!.Value, count * chunkTokens,
+            StateBuffer(count * chunkTokens));
         int usable = 0;
         ChunkSource? tier = null;
         for (int first = 0; first < count; first += window)
@@ -289,7 +294,7 @@ public sealed class KvTierLlamaCache
         if (usable == 0)
             return (0, rejected, null);
         writer.Truncate(usable * chunkTokens);
-        LoadStateBlob(writer.Blob, sequence);
+        LoadStateBlob(writer.Buffer, writer.Length, sequence);
         int last = Context.NativeHandle.MemorySequenceMaxPosition(sequence).Value;
         if (last != usable * chunkTokens - 1)
             throw new InvalidOperationException($"llama.cpp loaded the state of {usable * chunkTokens} tokens but the sequence ends at position {last}.");
@@ -337,17 +342,35 @@ public sealed class KvTierLlamaCache
         return blob;
     }
 
-    private unsafe void LoadStateBlob(byte[] blob, LLamaSeqId sequence)
+    private unsafe void LoadStateBlob(byte[] buffer, int length, LLamaSeqId sequence)
     {
         ulong read;
-        // SAFETY: `blob` is pinned for the call; llama.cpp reads at most its length.
-        fixed (byte* p = blob)
-            read = (ulong)Context.NativeHandle.SetState(p, (nuint)blob.Length, sequence);
-        if (read != (ulong)blob.Length)
+        // SAFETY: `buffer` is pinned for the call; llama.cpp reads at most `length` bytes, which the buffer holds.
+        fixed (byte* p = buffer)
+            read = (ulong)Context.NativeHandle.SetState(p, (nuint)length, sequence);
+        if (read != (ulong)length)
         {
             ClearSequence(sequence);
-            throw new InvalidOperationException($"llama.cpp accepted {read} of {blob.Length} bytes of a sequence state built from checked records.");
+            throw new InvalidOperationException($"llama.cpp accepted {read} of {length} bytes of a sequence state built from checked records.");
         }
+    }
+
+    // The fp32 rows a load window fills: kept from one load to the next (a new one only for a larger window), so that
+    // a steady stream of prefills does not allocate one large array each and wake the GC for it.
+    private KvDestination LoadWindow(int tokens)
+    {
+        if (_loadWindow is not { } window || window.TokenCapacity < tokens)
+            _loadWindow = window = KvDestination.Allocate(Layout.Layers, Layout.KvDim, tokens, Keys.ChunkTokens);
+        return window;
+    }
+
+    // The state blob's buffer, kept likewise: at most the context's KV in the cache's type, which llama.cpp holds too.
+    private byte[] StateBuffer(int cells)
+    {
+        long size = SequenceStateWriter.ByteCount(Layout.Layers, Layout.KvDim, Layout.ElementType, cells);
+        if (_stateBuffer is null || _stateBuffer.Length < size)
+            _stateBuffer = size > Array.MaxLength ? null : new byte[size];
+        return _stateBuffer ?? throw new InvalidOperationException($"A state of {cells} cells is {size} bytes, more than one array holds.");
     }
 
     private static void CopyRows(ReadOnlySpan<byte> source, Span<byte> destination, int[] cells, int firstPosition, int count, int rowBytes)

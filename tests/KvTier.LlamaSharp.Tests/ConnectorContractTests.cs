@@ -41,10 +41,10 @@ public sealed class ConnectorContractTests : IDisposable
         new(context, prefetcher, KvTierLlamaCache.CreateKeys(context, ModelId, chunkTokens: ChunkTokens));
 
     // `tokens` evaluated from scratch in a context of their own, then `steps` greedy tokens.
-    private static async Task<int[]> AloneAsync(KvStore store, int[] tokens, int steps)
+    private static async Task<int[]> AloneAsync(KvStore store, int[] tokens, int steps, GGMLType cacheType = GGMLType.GGML_TYPE_F32)
     {
         await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
-        using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F32);
+        using LLamaContext context = LlamaEngine.CreateContext(cacheType);
         KvTierLlamaCache cache = Connect(context, prefetcher);
         float[] logits = await cache.EvaluateAsync(tokens, 0, LLamaSeqId.Zero);
         return await LlamaEngine.GreedyAsync(cache, logits, tokens.Length, LLamaSeqId.Zero, steps);
@@ -86,7 +86,7 @@ public sealed class ConnectorContractTests : IDisposable
     {
         int[] prompt = LlamaEngine.ReferenceTokens[..60];
         using KvStore empty = OpenStore("empty");
-        int[] expected = await AloneAsync(empty, prompt, 16);
+        int[] expected = await AloneAsync(empty, prompt, 16, GGMLType.GGML_TYPE_F16);
         using (KvStore store = OpenStore("store"))
         {
             await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
@@ -115,6 +115,28 @@ public sealed class ConnectorContractTests : IDisposable
             Assert.Equal(expected, await LlamaEngine.GreedyAsync(cache, result.Logits, prompt.Length, LLamaSeqId.Zero, 16));
         }
         Assert.Equal(0, reopened.GetStatistics().OpenLeases);
+    }
+
+    [RequiresModelFact]
+    public async Task Loads_of_different_lengths_on_one_connector_each_give_the_uncached_output()
+    {
+        int[] longer = LlamaEngine.ReferenceTokens[..60], shorter = LlamaEngine.ReferenceTokens[..40];
+        using KvStore empty = OpenStore("empty");
+        int[] longerAlone = await AloneAsync(empty, longer, 12, GGMLType.GGML_TYPE_F16), shorterAlone = await AloneAsync(empty, shorter, 12, GGMLType.GGML_TYPE_F16);
+        using KvStore store = OpenStore("store");
+        await using Prefetcher prefetcher = LlamaEngine.NewPrefetcher(store);
+        using LLamaContext context = LlamaEngine.CreateContext(GGMLType.GGML_TYPE_F16);
+        KvTierLlamaCache cache = Connect(context, prefetcher);
+        await cache.PrefillAsync(longer, LLamaSeqId.Zero);
+        await cache.StoreAsync(longer, LLamaSeqId.Zero);
+
+        // The connector keeps its buffers from one load to the next: a shorter load after a longer one, then longer again.
+        foreach ((int[] prompt, int[] expected, int reused) in new[] { (longer, longerAlone, 48), (shorter, shorterAlone, 32), (longer, longerAlone, 48) })
+        {
+            LlamaPrefillResult result = await cache.PrefillAsync(prompt, LLamaSeqId.Zero);
+            Assert.Equal(reused, result.TokensReused);
+            Assert.Equal(expected, await LlamaEngine.GreedyAsync(cache, result.Logits, prompt.Length, LLamaSeqId.Zero, 12));
+        }
     }
 
     [RequiresModelFact]

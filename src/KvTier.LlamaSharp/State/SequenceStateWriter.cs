@@ -21,11 +21,21 @@ internal sealed class SequenceStateWriter
     private const int LayerHeaderSize = 12;
     private const int TransposeBlockRows = 64;
 
-    private byte[] _blob;
+    private readonly byte[] _buffer;
 
-    /// <summary>Allocates the blob: header, cells at positions 0 … <paramref name="cellCount"/> − 1, layer headers, zero rows.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A size is out of range, or the blob would exceed one array.</exception>
-    public SequenceStateWriter(int sequenceId, int layers, int kvDim, KvElementType elementType, bool valuesTransposed, int cellCount)
+    /// <summary>
+    /// Lays out the blob in <paramref name="buffer"/> (or a new array): header, cells at positions 0 … <paramref name="cellCount"/> − 1,
+    /// layer headers; the rows are what the buffer held until they are written.
+    /// </summary>
+    /// <param name="sequenceId">The sequence id written into the blob.</param>
+    /// <param name="layers">Layers.</param>
+    /// <param name="kvDim">KV heads × head dimension.</param>
+    /// <param name="elementType">F32 or F16.</param>
+    /// <param name="valuesTransposed">Whether V is stored transposed (a context without flash attention).</param>
+    /// <param name="cellCount">Cells, 1 to <see cref="SequenceState.MaxCells"/>.</param>
+    /// <param name="buffer">A buffer to reuse, at least <see cref="ByteCount"/> bytes; null for a new one.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is out of range, the blob would exceed one array, or the buffer is too small.</exception>
+    public SequenceStateWriter(int sequenceId, int layers, int kvDim, KvElementType elementType, bool valuesTransposed, int cellCount, byte[]? buffer = null)
     {
         new SequenceStateShape(layers, kvDim, elementType, valuesTransposed).Validate();
         ArgumentOutOfRangeException.ThrowIfNegative(sequenceId);
@@ -37,13 +47,20 @@ internal sealed class SequenceStateWriter
         ElementType = elementType;
         ValuesTransposed = valuesTransposed;
         ElementSize = ElementConversion.SizeOf(elementType);
-        long size = ByteCount(cellCount);
+        long size = ByteCount(layers, kvDim, elementType, cellCount);
         if (size > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(cellCount), cellCount, $"A state of {cellCount} cells is {size} bytes, more than one array holds.");
-        _blob = new byte[size];
+        if (buffer is not null && buffer.Length < size)
+            throw new ArgumentOutOfRangeException(nameof(buffer), buffer.Length, $"A state of {cellCount} cells needs {size} bytes.");
+        _buffer = buffer ?? new byte[size];
         CellCount = cellCount;
-        WriteMetadata(_blob, cellCount);
+        Length = (int)size;
+        WriteMetadata(_buffer, cellCount);
     }
+
+    /// <summary>The bytes of a state of <paramref name="cellCount"/> cells of this shape.</summary>
+    public static long ByteCount(int layers, int kvDim, KvElementType elementType, int cellCount) =>
+        HeaderSize + (long)cellCount * CellSize + 8 + 2L * layers * (LayerHeaderSize + (long)cellCount * kvDim * ElementConversion.SizeOf(elementType));
 
     public int SequenceId { get; }
 
@@ -62,8 +79,14 @@ internal sealed class SequenceStateWriter
 
     private int RowBytes => KvDim * ElementSize;
 
+    /// <summary>The buffer the blob is in: its first <see cref="Length"/> bytes.</summary>
+    public byte[] Buffer => _buffer;
+
+    /// <summary>The blob's length.</summary>
+    public int Length { get; private set; }
+
     /// <summary>The blob: complete once every cell's rows of every layer are written.</summary>
-    public byte[] Blob => _blob;
+    public ReadOnlySpan<byte> Blob => _buffer.AsSpan(0, Length);
 
     /// <summary>Converts <paramref name="rows"/> (<c>[cell][kvDim]</c> fp32) into the cells from <paramref name="firstCell"/> on.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The rows run past the cells, or are not whole rows.</exception>
@@ -77,7 +100,7 @@ internal sealed class SequenceStateWriter
         if (firstCell < 0 || (long)firstCell + count > CellCount)
             throw new ArgumentOutOfRangeException(nameof(firstCell), firstCell, $"Cells [{firstCell}, {(long)firstCell + count}) run past the {CellCount} cells.");
 
-        Span<byte> block = _blob.AsSpan(BlockOffset(layer, kind, CellCount), CellCount * RowBytes);
+        Span<byte> block = _buffer.AsSpan(BlockOffset(layer, kind, CellCount), CellCount * RowBytes);
         if (kind == SectionKind.Keys || !ValuesTransposed)
         {
             ElementConversion.FromSingle(ElementType, rows, block.Slice(firstCell * RowBytes, count * RowBytes));
@@ -107,7 +130,7 @@ internal sealed class SequenceStateWriter
 
     /// <summary>
     /// Keeps only the first <paramref name="cellCount"/> cells (when a later chunk could not be loaded): moves every
-    /// written row to where a blob of that many cells has it and shortens the blob.
+    /// written row, in place, to where a blob of that many cells has it.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Not within [1, <see cref="CellCount"/>].</exception>
     public void Truncate(int cellCount)
@@ -116,26 +139,29 @@ internal sealed class SequenceStateWriter
             throw new ArgumentOutOfRangeException(nameof(cellCount), cellCount, $"Cell count must be within [1, {CellCount}].");
         if (cellCount == CellCount)
             return;
-        var blob = new byte[ByteCount(cellCount)];
-        WriteMetadata(blob, cellCount);
-        for (int layer = 0; layer < Layers; layer++)
+        // Every block moves to a lower offset, so moving them in increasing order (each copy overlap-safe) never
+        // overwrites bytes not yet moved; each block's header lands below its old rows, on bytes already moved or
+        // unused. The header and cells, shorter too, are rewritten last.
+        Span<byte> buffer = _buffer;
+        for (int block = 0; block < 2 * Layers; block++)
         {
-            for (int kind = 0; kind < 2; kind++)
+            var kind = (SectionKind)(block / Layers);
+            int layer = block % Layers;
+            int from = BlockOffset(layer, kind, CellCount);
+            int to = BlockOffset(layer, kind, cellCount);
+            WriteLayerHeader(buffer, to - LayerHeaderSize, kind);
+            if (kind == SectionKind.Keys || !ValuesTransposed)
             {
-                ReadOnlySpan<byte> from = _blob.AsSpan(BlockOffset(layer, (SectionKind)kind, CellCount), CellCount * RowBytes);
-                Span<byte> to = blob.AsSpan(BlockOffset(layer, (SectionKind)kind, cellCount), cellCount * RowBytes);
-                if ((SectionKind)kind == SectionKind.Keys || !ValuesTransposed)
-                {
-                    from[..to.Length].CopyTo(to);
-                    continue;
-                }
-                int columnBytes = cellCount * ElementSize;
-                for (int d = 0; d < KvDim; d++)
-                    from.Slice(d * CellCount * ElementSize, columnBytes).CopyTo(to.Slice(d * columnBytes, columnBytes));
+                buffer.Slice(from, cellCount * RowBytes).CopyTo(buffer[to..]);
+                continue;
             }
+            int columnBytes = cellCount * ElementSize;
+            for (int d = 0; d < KvDim; d++)
+                buffer.Slice(from + d * CellCount * ElementSize, columnBytes).CopyTo(buffer[(to + d * columnBytes)..]);
         }
-        _blob = blob;
+        WriteCells(buffer, cellCount);
         CellCount = cellCount;
+        Length = (int)ByteCount(Layers, KvDim, ElementType, cellCount);
     }
 
     // Column d of the `rows` converted rows goes to cells [firstCell, firstCell + rows) of column d of the transposed block.
@@ -151,8 +177,6 @@ internal sealed class SequenceStateWriter
         }
     }
 
-    private long ByteCount(int cells) => HeaderSize + (long)cells * CellSize + 8 + 2L * Layers * (LayerHeaderSize + (long)cells * RowBytes);
-
     // Where a layer's K or V rows start in a blob of `cells` cells (after the layer's header).
     private int BlockOffset(int layer, SectionKind kind, int cells)
     {
@@ -162,6 +186,17 @@ internal sealed class SequenceStateWriter
     }
 
     private void WriteMetadata(Span<byte> o, int cells)
+    {
+        WriteCells(o, cells);
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            WriteLayerHeader(o, BlockOffset(layer, SectionKind.Keys, cells) - LayerHeaderSize, SectionKind.Keys);
+            WriteLayerHeader(o, BlockOffset(layer, SectionKind.Values, cells) - LayerHeaderSize, SectionKind.Values);
+        }
+    }
+
+    // The header, the cells at positions 0 … cells − 1, v_trans and the layer count.
+    private void WriteCells(Span<byte> o, int cells)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(o, SequenceState.Magic);
         BinaryPrimitives.WriteInt32LittleEndian(o[4..], SequenceId);
@@ -176,23 +211,20 @@ internal sealed class SequenceStateWriter
         }
         BinaryPrimitives.WriteUInt32LittleEndian(o[p..], ValuesTransposed ? 1u : 0u);
         BinaryPrimitives.WriteUInt32LittleEndian(o[(p + 4)..], (uint)Layers);
+    }
+
+    private void WriteLayerHeader(Span<byte> o, int offset, SectionKind kind)
+    {
         int typeId = ElementType == KvElementType.Float32 ? SequenceState.GgmlTypeF32 : SequenceState.GgmlTypeF16;
-        for (int layer = 0; layer < Layers; layer++)
+        BinaryPrimitives.WriteInt32LittleEndian(o[offset..], typeId);
+        if (kind == SectionKind.Values && ValuesTransposed)
         {
-            for (int kind = 0; kind < 2; kind++)
-            {
-                int header = BlockOffset(layer, (SectionKind)kind, cells) - LayerHeaderSize;
-                BinaryPrimitives.WriteInt32LittleEndian(o[header..], typeId);
-                if ((SectionKind)kind == SectionKind.Values && ValuesTransposed)
-                {
-                    BinaryPrimitives.WriteUInt32LittleEndian(o[(header + 4)..], (uint)ElementSize);
-                    BinaryPrimitives.WriteUInt32LittleEndian(o[(header + 8)..], (uint)KvDim);
-                }
-                else
-                {
-                    BinaryPrimitives.WriteUInt64LittleEndian(o[(header + 4)..], (ulong)RowBytes);
-                }
-            }
+            BinaryPrimitives.WriteUInt32LittleEndian(o[(offset + 4)..], (uint)ElementSize);
+            BinaryPrimitives.WriteUInt32LittleEndian(o[(offset + 8)..], (uint)KvDim);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(o[(offset + 4)..], (ulong)RowBytes);
         }
     }
 }

@@ -64,13 +64,17 @@ public sealed class SequenceStateWriterTests
     {
         const int cells = 137; // more than one 64-row transpose block, and windows that straddle them
         float[][][] rows = Rows(cells, seed: 5);
-        var writer = new SequenceStateWriter(3, Layers, KvDim, type, transposed, cells);
+        // A reused buffer, larger than the blob and holding an earlier load's bytes: every byte of the blob is rewritten.
+        byte[] buffer = new byte[SequenceStateWriter.ByteCount(Layers, KvDim, type, cells) + 100];
+        Array.Fill(buffer, (byte)0xA5);
+        var writer = new SequenceStateWriter(3, Layers, KvDim, type, transposed, cells, buffer);
+        Assert.Same(buffer, writer.Buffer);
         // Windows in a shuffled order: a window's place does not depend on what was written before it.
         (int First, int Cells)[] windows = [(70, 67), (0, 5), (5, 65)];
         foreach ((int first, int count) in windows)
             Write(writer, rows, first, count);
 
-        Assert.Equal(Expected(rows, cells, type, transposed), writer.Blob);
+        Assert.Equal(Expected(rows, cells, type, transposed), writer.Blob.ToArray());
         SequenceState parsed = SequenceState.Parse(writer.Blob, new SequenceStateShape(Layers, KvDim, type, transposed));
         Assert.Equal(cells, parsed.CellCount);
     }
@@ -86,7 +90,7 @@ public sealed class SequenceStateWriterTests
         writer.Truncate(48);
 
         Assert.Equal(48, writer.CellCount);
-        Assert.Equal(Expected(rows, 48, type, transposed), writer.Blob);
+        Assert.Equal(Expected(rows, 48, type, transposed), writer.Blob.ToArray());
         Assert.Throws<ArgumentOutOfRangeException>(() => writer.Truncate(49));
         Assert.Throws<ArgumentOutOfRangeException>(() => writer.Truncate(0));
     }
@@ -102,6 +106,7 @@ public sealed class SequenceStateWriterTests
         Assert.Throws<ArgumentOutOfRangeException>(() => writer.WriteRows(0, SectionKind.Keys, 0, new float[KvDim + 1]));
         Assert.Throws<ArgumentOutOfRangeException>(() => writer.WriteRows(Layers, SectionKind.Keys, 0, new float[KvDim]));
         Assert.Throws<ArgumentOutOfRangeException>(() => new SequenceStateWriter(0, Layers, KvDim, KvElementType.Float16, true, 0));
-        Assert.Equal(before, writer.Blob);
+        Assert.Equal(before, writer.Blob.ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SequenceStateWriter(0, Layers, KvDim, KvElementType.Float16, true, 10, new byte[before.Length - 1]));
     }
 }
