@@ -71,7 +71,7 @@ internal sealed class Engine : IDisposable
         float[] logits = await cache.EvaluateAsync(Seed, 0, Sequence);
         while (tokens.Count < length)
         {
-            int next = Argmax(logits);
+            int next = GreedySampler.Argmax(logits);
             tokens.Add(next);
             if (tokens.Count < length)
                 logits = await cache.EvaluateAsync(new[] { next }, tokens.Count - 1, Sequence);
@@ -88,26 +88,15 @@ internal sealed class Engine : IDisposable
     {
         var output = new int[steps];
         var stepMs = new double[steps - 1];
-        output[0] = Argmax(logits);
+        output[0] = GreedySampler.Argmax(logits);
         for (int i = 1; i < steps; i++)
         {
             long start = Stopwatch.GetTimestamp();
             logits = await cache.EvaluateAsync(new[] { output[i - 1] }, promptLength + i - 1, Sequence);
             stepMs[i - 1] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            output[i] = Argmax(logits);
+            output[i] = GreedySampler.Argmax(logits);
         }
         return (output, Timing.Median(stepMs));
-    }
-
-    public static int Argmax(ReadOnlySpan<float> logits)
-    {
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-        {
-            if (logits[i] > logits[best])
-                best = i;
-        }
-        return best;
     }
 
     public void Dispose()

@@ -3,15 +3,16 @@ using System.Globalization;
 using System.Text.Json;
 using KvTier.Bench.Shared;
 using KvTier.E2eBench;
-using KvTier.Format;
 using KvTier.Format.Codecs;
+using KvTier.Format;
 using KvTier.Keys;
 using KvTier.LlamaSharp;
-using KvTier.Prefetch;
 using KvTier.Prefetch.Decoding;
+using KvTier.Prefetch;
+using KvTier.Reference;
 using KvTier.Remote;
-using KvTier.Storage;
 using KvTier.Storage.Remote;
+using KvTier.Storage;
 
 // Time to first token with LLamaSharp and stories260K.gguf, the prefix from: no cache (the engine evaluates every
 // token: the baseline), the memory tier, local disk with a warm page cache, local disk with a cold page cache, and a
@@ -355,7 +356,7 @@ async Task RunOnceAsync(CaseKind c, int length, bool timed)
         reused = result.TokensReused;
         tier = result.Tier;
     }
-    int first = Engine.Argmax(logits);
+    int first = GreedySampler.Argmax(logits);
     double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
     (int[] output, double stepMs) = await Engine.ContinueAsync(cache, logits, length, GeneratedTokens);

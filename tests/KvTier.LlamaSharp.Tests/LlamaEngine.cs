@@ -90,21 +90,10 @@ internal static class LlamaEngine
         var output = new int[steps];
         for (int i = 0; i < steps; i++)
         {
-            output[i] = Argmax(logits);
+            output[i] = GreedySampler.Argmax(logits);
             logits = await cache.EvaluateAsync(new[] { output[i] }, start + i, sequence);
         }
 
         return output;
-    }
-
-    public static int Argmax(ReadOnlySpan<float> logits)
-    {
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-        {
-            if (logits[i] > logits[best])
-                best = i;
-        }
-        return best;
     }
 }

@@ -124,7 +124,7 @@ internal static partial class DemoCommand
                 cache.ClearSequence(Sequence);
                 long start = Stopwatch.GetTimestamp();
                 logits = await cache.EvaluateAsync(prompt, 0, Sequence);
-                _ = LlamaGreedySampler.Argmax(logits);
+                _ = GreedySampler.Argmax(logits);
                 uncachedTimes[run] = Stopwatch.GetElapsedTime(start);
             }
 
@@ -138,7 +138,7 @@ internal static partial class DemoCommand
             {
                 long start = Stopwatch.GetTimestamp();
                 prefill = await cache.PrefillAsync(prompt, Sequence); // empties the sequence first
-                _ = LlamaGreedySampler.Argmax(prefill.Logits);
+                _ = GreedySampler.Argmax(prefill.Logits);
                 cachedTimes[run] = Stopwatch.GetElapsedTime(start);
             }
 

@@ -7,11 +7,12 @@ using System.Text.Json;
 using KvTier.Cli.Llama;
 using KvTier.Keys;
 using KvTier.LlamaSharp;
-using KvTier.Prefetch;
 using KvTier.Prefetch.Decoding;
+using KvTier.Prefetch;
+using KvTier.Reference;
 using KvTier.Remote;
-using KvTier.Storage;
 using KvTier.Storage.Remote;
+using KvTier.Storage;
 using LLama;
 using LLama.Common;
 using LLama.Exceptions;
@@ -236,7 +237,7 @@ internal static class PrefillCommand
 
         long start = Stopwatch.GetTimestamp();
         LlamaPrefillResult prefill = await cache.PrefillAsync(prompt, Sequence);
-        _ = LlamaGreedySampler.Argmax(prefill.Logits); // timed as an engine samples its first token; GenerateAsync samples it again
+        _ = GreedySampler.Argmax(prefill.Logits); // timed as an engine samples its first token; GenerateAsync samples it again
         TimeSpan firstToken = Stopwatch.GetElapsedTime(start);
 
         LlamaStoreResult stored = await cache.StoreAsync(prompt, Sequence);

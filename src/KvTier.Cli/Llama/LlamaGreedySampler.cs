@@ -1,4 +1,5 @@
 using KvTier.LlamaSharp;
+using KvTier.Reference;
 using LLama.Native;
 
 namespace KvTier.Cli.Llama;
@@ -10,19 +11,6 @@ namespace KvTier.Cli.Llama;
 /// <remarks>Calls use the cache's llama.cpp context, which is not thread-safe: they must not overlap with any other use of it.</remarks>
 internal static class LlamaGreedySampler
 {
-    /// <summary>The index of the largest logit; the first of equal ones.</summary>
-    public static int Argmax(ReadOnlySpan<float> logits)
-    {
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-        {
-            if (logits[i] > logits[best])
-                best = i;
-        }
-
-        return best;
-    }
-
     /// <summary>
     /// <paramref name="count"/> greedy tokens after <paramref name="logits"/>, each evaluated at the next position (the
     /// first at <paramref name="position"/>).
@@ -39,7 +27,7 @@ internal static class LlamaGreedySampler
         var tokens = new int[count];
         for (int i = 0; i < count; i++)
         {
-            tokens[i] = Argmax(logits);
+            tokens[i] = GreedySampler.Argmax(logits);
             logits = await cache.EvaluateAsync(new[] { tokens[i] }, position + i, sequence, cancellationToken).ConfigureAwait(false);
         }
 
