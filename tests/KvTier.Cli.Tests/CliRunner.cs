@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using KvTier.Testing.Cli;
 using Spectre.Console;
 
 namespace KvTier.Cli.Tests;
@@ -29,25 +29,7 @@ internal static class CliRunner
     /// <summary>Runs the built <c>kvtier</c> program (copied beside the tests) in a new process.</summary>
     public static CliResult RunProcess(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = System.Text.Encoding.UTF8,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kvtier.dll"));
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"kvtier {string.Join(' ', args)} did not finish in 2 minutes.");
-        }
-
-        return new CliResult(process.ExitCode, stdout.Result, stderr.Result, string.Empty);
+        KvTierProcess.Result result = KvTierProcess.Run(args);
+        return new CliResult(result.ExitCode, result.Output, result.Error, string.Empty);
     }
 }

@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Text.Json;
 using KvTier.Prefetch;
 using KvTier.Remote;
 using KvTier.Storage;
 using KvTier.Testing;
+using KvTier.Testing.Cli;
 using KvTier.Testing.Remote;
 using LLama;
 using LLama.Native;
@@ -117,26 +117,8 @@ public sealed class CrossProcessTests : IDisposable
     // The built kvtier program (copied beside the tests) in a new process; it must succeed and print one JSON object.
     private static JsonDocument RunKvTier(string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = System.Text.Encoding.UTF8,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kvtier.dll"));
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"kvtier {string.Join(' ', args)} did not finish in 2 minutes.");
-        }
-
-        Assert.True(process.ExitCode == 0, $"kvtier {args[0]} exited {process.ExitCode}: {stderr.Result}");
-        return JsonDocument.Parse(stdout.Result);
+        KvTierProcess.Result result = KvTierProcess.Run(args);
+        Assert.True(result.ExitCode == 0, $"kvtier {args[0]} exited {result.ExitCode}: {result.Error}");
+        return JsonDocument.Parse(result.Output);
     }
 }
