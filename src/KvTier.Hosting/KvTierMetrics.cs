@@ -17,7 +17,7 @@ namespace KvTier.Hosting;
 /// </summary>
 /// <remarks>
 /// Concurrency: every member may be called from any thread. The observed components are held in volatile fields,
-/// replaced whole; a collection reads whichever is there. The counters count what the component has counted since it
+/// replaced whole; a collection reads whichever is there. `_observeLock` orders subscribing to and unsubscribing from the observed prefetcher. The counters count what the component has counted since it
 /// was opened or created.
 /// </remarks>
 public sealed class KvTierMetrics : IDisposable
@@ -34,7 +34,8 @@ public sealed class KvTierMetrics : IDisposable
     private readonly Histogram<double> _overlap;
     private volatile KvStore? _store;
     private volatile Prefetcher? _prefetcher;
-    private Prefetcher? _observedPrefetcher; // the one whose RequestStarted this object handles (interlocked)
+    private readonly object _observeLock = new();
+    private Prefetcher? _observedPrefetcher; // under _observeLock: the one whose RequestStarted this object handles
     private volatile IRemoteTier? _remote;
 
     /// <summary>Creates the meter through <paramref name="meterFactory"/> when given (DI's), else a meter of its own that <see cref="Dispose"/> disposes.</summary>
@@ -94,13 +95,17 @@ public sealed class KvTierMetrics : IDisposable
     public void Observe(Prefetcher prefetcher)
     {
         ArgumentNullException.ThrowIfNull(prefetcher);
-        Prefetcher? previous = Interlocked.Exchange(ref _observedPrefetcher, prefetcher);
-        if (ReferenceEquals(previous, prefetcher))
-            return;
-        if (previous is not null)
-            previous.RequestStarted -= OnRequestStarted;
-        prefetcher.RequestStarted += OnRequestStarted;
-        _prefetcher = prefetcher;
+        lock (_observeLock)
+        {
+            Prefetcher? previous = _observedPrefetcher;
+            if (ReferenceEquals(previous, prefetcher))
+                return;
+            if (previous is not null)
+                previous.RequestStarted -= OnRequestStarted;
+            prefetcher.RequestStarted += OnRequestStarted;
+            _observedPrefetcher = prefetcher;
+            _prefetcher = prefetcher;
+        }
     }
 
     private void OnRequestStarted(PrefetchRequest request) => _ = TrackAsync(request, request.StartTimestamp);
@@ -170,8 +175,12 @@ public sealed class KvTierMetrics : IDisposable
     /// <summary>Disposes the meter when this object created it (one from a meter factory belongs to the factory).</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _observedPrefetcher, null) is { } prefetcher)
-            prefetcher.RequestStarted -= OnRequestStarted;
+        lock (_observeLock)
+        {
+            if (_observedPrefetcher is { } prefetcher)
+                prefetcher.RequestStarted -= OnRequestStarted;
+            _observedPrefetcher = null;
+        }
         if (_ownsMeter)
             Meter.Dispose();
     }
