@@ -17,8 +17,8 @@ namespace KvTier.Hosting;
 /// </summary>
 /// <remarks>
 /// Concurrency: every member may be called from any thread. The observed components are held in volatile fields,
-/// replaced whole; a collection reads whichever is there. `_observeLock` orders subscribing to and unsubscribing from the observed prefetcher. The counters count what the component has counted since it
-/// was opened or created.
+/// replaced whole; a collection reads whichever is there. <c>_observeLock</c> orders subscribing to and unsubscribing
+/// from the observed prefetcher. The counters count what the component has counted since it was opened or created.
 /// </remarks>
 public sealed class KvTierMetrics : IDisposable
 {
