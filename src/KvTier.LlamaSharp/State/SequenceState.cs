@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using KvTier.Format;
 using KvTier.Layout;
 
 namespace KvTier.LlamaSharp.State;
@@ -150,8 +151,7 @@ public sealed class SequenceState
     }
 
     /// <summary>The size of the blob <see cref="ToArray"/> writes.</summary>
-    public long GetByteCount() =>
-        CellCount == 0 ? HeaderSize : HeaderSize + (long)CellCount * CellSize + 8 + 2L * Layers * (LayerHeaderSize + (long)CellCount * RowBytes);
+    public long GetByteCount() => SequenceStateWriter.ByteCount(Layers, KvDim, ElementType, CellCount);
 
     /// <summary>Writes the blob that <c>llama_state_seq_set_data</c> loads (layout: see this file's header comment).</summary>
     /// <exception cref="InvalidOperationException">The blob would exceed one array.</exception>
@@ -160,53 +160,15 @@ public sealed class SequenceState
         long size = GetByteCount();
         if (size > Array.MaxLength)
             throw new InvalidOperationException($"A state of {size} bytes exceeds one array.");
-        var blob = new byte[size];
-        Span<byte> o = blob;
-        BinaryPrimitives.WriteUInt32LittleEndian(o, Magic);
-        BinaryPrimitives.WriteInt32LittleEndian(o[4..], SequenceId);
-        BinaryPrimitives.WriteUInt32LittleEndian(o[8..], 1);
-        BinaryPrimitives.WriteUInt32LittleEndian(o[12..], (uint)CellCount);
         if (CellCount == 0)
-            return blob;
-        int p = HeaderSize;
-        for (int cell = 0; cell < CellCount; cell++, p += CellSize)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(o[p..], _positions[cell]);
-            BinaryPrimitives.WriteUInt32LittleEndian(o[(p + 4)..], 1);
-            BinaryPrimitives.WriteInt32LittleEndian(o[(p + 8)..], SequenceId);
-        }
-        BinaryPrimitives.WriteUInt32LittleEndian(o[p..], ValuesTransposed ? 1u : 0u);
-        BinaryPrimitives.WriteUInt32LittleEndian(o[(p + 4)..], (uint)Layers);
-        p += 8;
-        int typeId = ElementType == KvElementType.Float32 ? GgmlTypeF32 : GgmlTypeF16;
-        int rows = CellCount * RowBytes;
+            return SequenceStateWriter.EmptyBlob(SequenceId);
+        var writer = new SequenceStateWriter(SequenceId, Layers, KvDim, ElementType, ValuesTransposed, CellCount, positions: _positions);
         for (int layer = 0; layer < Layers; layer++)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(o[p..], typeId);
-            BinaryPrimitives.WriteUInt64LittleEndian(o[(p + 4)..], (ulong)RowBytes);
-            p += LayerHeaderSize;
-            Keys(layer).CopyTo(o.Slice(p, rows));
-            p += rows;
+            writer.WriteElementRows(layer, SectionKind.Keys, 0, Keys(layer));
+            writer.WriteElementRows(layer, SectionKind.Values, 0, Values(layer));
         }
-        for (int layer = 0; layer < Layers; layer++)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(o[p..], typeId);
-            if (ValuesTransposed)
-            {
-                BinaryPrimitives.WriteUInt32LittleEndian(o[(p + 4)..], (uint)ElementSize);
-                BinaryPrimitives.WriteUInt32LittleEndian(o[(p + 8)..], (uint)KvDim);
-                p += LayerHeaderSize;
-                Transpose(Values(layer), o.Slice(p, rows), CellCount, KvDim, ElementSize);
-            }
-            else
-            {
-                BinaryPrimitives.WriteUInt64LittleEndian(o[(p + 4)..], (ulong)RowBytes);
-                p += LayerHeaderSize;
-                Values(layer).CopyTo(o.Slice(p, rows));
-            }
-            p += rows;
-        }
-        return blob;
+        return writer.Buffer;
     }
 
     /// <summary>
@@ -346,7 +308,8 @@ public sealed class SequenceState
             throw Bad($"Layer {layer} {kind} has ggml type {type}; the context's cache type is {want}.", p);
     }
 
-    // Transposes a [rows][cols] matrix of `size`-byte elements into [cols][rows].
+    // Transposes a [rows][cols] matrix of `size`-byte elements into [cols][rows] (the reader's V; the writer's is
+    // SequenceStateWriter's).
     private static void Transpose(ReadOnlySpan<byte> source, Span<byte> destination, int rows, int cols, int size)
     {
         for (int r = 0; r < rows; r++)

@@ -8,10 +8,11 @@ using KvTier.Layout;
 namespace KvTier.LlamaSharp.State;
 
 /// <summary>
-/// Builds the blob <c>llama_state_seq_set_data</c> loads (the layout above <see cref="SequenceState"/> in its source file)
-/// for cells at positions 0, 1, …, converting fp32 K and V rows straight into their place in the cache's element type.
-/// A load thus holds one copy of the prompt's KV (the blob) besides the rows being converted, where building a
-/// <see cref="SequenceState"/> and writing it out holds two.
+/// Builds the blob <c>llama_state_seq_set_data</c> loads (the layout above <see cref="SequenceState"/> in its source file),
+/// writing K and V rows straight into their place: fp32 rows converted to the cache's element type
+/// (<see cref="WriteRows"/>), or rows already in it (<see cref="WriteElementRows"/>, which <see cref="SequenceState.ToArray"/>
+/// uses). A load thus holds one copy of the prompt's KV (the blob) besides the rows being converted. The one writer of
+/// the layout; <see cref="SequenceState.Parse"/> is its reader.
 /// </summary>
 /// <remarks>Not thread-safe: one thread writes rows at a time.</remarks>
 internal sealed class SequenceStateWriter
@@ -22,10 +23,11 @@ internal sealed class SequenceStateWriter
     private const int TransposeBlockRows = 64;
 
     private readonly byte[] _buffer;
+    private readonly int[]? _positions; // each cell's position; null: cell i at position i
 
     /// <summary>
-    /// Lays out the blob in <paramref name="buffer"/> (or a new array): header, cells at positions 0 … <paramref name="cellCount"/> − 1,
-    /// layer headers; the rows are what the buffer held until they are written.
+    /// Lays out the blob in <paramref name="buffer"/> (or a new array): header, cells (at <paramref name="positions"/>, or
+    /// 0 … <paramref name="cellCount"/> − 1), layer headers; the rows are what the buffer held until they are written.
     /// </summary>
     /// <param name="sequenceId">The sequence id written into the blob.</param>
     /// <param name="layers">Layers.</param>
@@ -34,13 +36,17 @@ internal sealed class SequenceStateWriter
     /// <param name="valuesTransposed">Whether V is stored transposed (a context without flash attention).</param>
     /// <param name="cellCount">Cells, 1 to <see cref="SequenceState.MaxCells"/>.</param>
     /// <param name="buffer">A buffer to reuse, at least <see cref="ByteCount"/> bytes; null for a new one.</param>
+    /// <param name="positions">Each cell's position (<paramref name="cellCount"/> of them); null for 0, 1, ….</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is out of range, the blob would exceed one array, or the buffer is too small.</exception>
-    public SequenceStateWriter(int sequenceId, int layers, int kvDim, KvElementType elementType, bool valuesTransposed, int cellCount, byte[]? buffer = null)
+    public SequenceStateWriter(int sequenceId, int layers, int kvDim, KvElementType elementType, bool valuesTransposed, int cellCount, byte[]? buffer = null,
+        int[]? positions = null)
     {
         new SequenceStateShape(layers, kvDim, elementType, valuesTransposed).Validate();
         ArgumentOutOfRangeException.ThrowIfNegative(sequenceId);
         if (cellCount is < 1 or > SequenceState.MaxCells)
-            throw new ArgumentOutOfRangeException(nameof(cellCount), cellCount, $"Cell count must be within [1, {SequenceState.MaxCells}].");
+            throw new ArgumentOutOfRangeException(nameof(cellCount), cellCount, $"Cell count must be within [1, {SequenceState.MaxCells}] (an empty state is EmptyBlob's).");
+        if (positions is not null && positions.Length != cellCount)
+            throw new ArgumentOutOfRangeException(nameof(positions), positions.Length, $"{cellCount} cells need {cellCount} positions.");
         SequenceId = sequenceId;
         Layers = layers;
         KvDim = kvDim;
@@ -53,14 +59,24 @@ internal sealed class SequenceStateWriter
         if (buffer is not null && buffer.Length < size)
             throw new ArgumentOutOfRangeException(nameof(buffer), buffer.Length, $"A state of {cellCount} cells needs {size} bytes.");
         _buffer = buffer ?? new byte[size];
+        _positions = positions;
         CellCount = cellCount;
         Length = (int)size;
         WriteMetadata(_buffer, cellCount);
     }
 
+    /// <summary>The blob of a sequence that holds no cells: the header alone.</summary>
+    public static byte[] EmptyBlob(int sequenceId)
+    {
+        var blob = new byte[HeaderSize];
+        WriteHeader(blob, sequenceId, 0);
+        return blob;
+    }
+
     /// <summary>The bytes of a state of <paramref name="cellCount"/> cells of this shape.</summary>
-    public static long ByteCount(int layers, int kvDim, KvElementType elementType, int cellCount) =>
-        HeaderSize + (long)cellCount * CellSize + 8 + 2L * layers * (LayerHeaderSize + (long)cellCount * kvDim * ElementConversion.SizeOf(elementType));
+    public static long ByteCount(int layers, int kvDim, KvElementType elementType, int cellCount) => cellCount == 0
+        ? HeaderSize
+        : HeaderSize + (long)cellCount * CellSize + 8 + 2L * layers * (LayerHeaderSize + (long)cellCount * kvDim * ElementConversion.SizeOf(elementType));
 
     public int SequenceId { get; }
 
@@ -92,15 +108,8 @@ internal sealed class SequenceStateWriter
     /// <exception cref="ArgumentOutOfRangeException">The rows run past the cells, or are not whole rows.</exception>
     public void WriteRows(int layer, SectionKind kind, int firstCell, ReadOnlySpan<float> rows)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(layer);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, Layers);
-        if (rows.Length % KvDim != 0)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows.Length, $"Rows are whole multiples of {KvDim} values.");
+        Span<byte> block = Block(layer, kind, firstCell, rows.Length);
         int count = rows.Length / KvDim;
-        if (firstCell < 0 || (long)firstCell + count > CellCount)
-            throw new ArgumentOutOfRangeException(nameof(firstCell), firstCell, $"Cells [{firstCell}, {(long)firstCell + count}) run past the {CellCount} cells.");
-
-        Span<byte> block = _buffer.AsSpan(BlockOffset(layer, kind, CellCount), CellCount * RowBytes);
         if (kind == SectionKind.Keys || !ValuesTransposed)
         {
             ElementConversion.FromSingle(ElementType, rows, block.Slice(firstCell * RowBytes, count * RowBytes));
@@ -116,16 +125,29 @@ internal sealed class SequenceStateWriter
                 int n = Math.Min(TransposeBlockRows, count - start);
                 Span<byte> part = converted.AsSpan(0, n * RowBytes);
                 ElementConversion.FromSingle(ElementType, rows.Slice(start * KvDim, n * KvDim), part);
-                if (ElementSize == 2)
-                    Scatter(MemoryMarshal.Cast<byte, ushort>(part), MemoryMarshal.Cast<byte, ushort>(block), n, firstCell + start);
-                else
-                    Scatter(MemoryMarshal.Cast<byte, uint>(part), MemoryMarshal.Cast<byte, uint>(block), n, firstCell + start);
+                Scatter(part, block, firstCell + start);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(converted);
         }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="rows"/> (<c>[cell][kvDim]</c> in the element type, little-endian) into the cells from
+    /// <paramref name="firstCell"/> on.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The rows run past the cells, or are not whole rows.</exception>
+    public void WriteElementRows(int layer, SectionKind kind, int firstCell, ReadOnlySpan<byte> rows)
+    {
+        if (rows.Length % ElementSize != 0)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows.Length, $"Rows are whole {ElementSize}-byte elements.");
+        Span<byte> block = Block(layer, kind, firstCell, rows.Length / ElementSize);
+        if (kind == SectionKind.Keys || !ValuesTransposed)
+            rows.CopyTo(block[(firstCell * RowBytes)..]);
+        else
+            Scatter(rows, block, firstCell);
     }
 
     /// <summary>
@@ -164,7 +186,29 @@ internal sealed class SequenceStateWriter
         Length = (int)ByteCount(Layers, KvDim, ElementType, cellCount);
     }
 
-    // Column d of the `rows` converted rows goes to cells [firstCell, firstCell + rows) of column d of the transposed block.
+    // The layer's K or V block, after checking that `values` values from `firstCell` on are whole rows within the cells.
+    private Span<byte> Block(int layer, SectionKind kind, int firstCell, int values)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, Layers);
+        if (values % KvDim != 0)
+            throw new ArgumentOutOfRangeException(nameof(values), values, $"Rows are whole multiples of {KvDim} values.");
+        int count = values / KvDim;
+        if (firstCell < 0 || (long)firstCell + count > CellCount)
+            throw new ArgumentOutOfRangeException(nameof(firstCell), firstCell, $"Cells [{firstCell}, {(long)firstCell + count}) run past the {CellCount} cells.");
+        return _buffer.AsSpan(BlockOffset(layer, kind, CellCount), CellCount * RowBytes);
+    }
+
+    // Row r of `rows` (in the element type) goes to cell firstCell + r of every column of the transposed block.
+    private void Scatter(ReadOnlySpan<byte> rows, Span<byte> block, int firstCell)
+    {
+        int count = rows.Length / RowBytes;
+        if (ElementSize == 2)
+            Scatter(MemoryMarshal.Cast<byte, ushort>(rows), MemoryMarshal.Cast<byte, ushort>(block), count, firstCell);
+        else
+            Scatter(MemoryMarshal.Cast<byte, uint>(rows), MemoryMarshal.Cast<byte, uint>(block), count, firstCell);
+    }
+
     private void Scatter<T>(ReadOnlySpan<T> part, Span<T> block, int rows, int firstCell) where T : struct
     {
         int cells = CellCount;
@@ -198,19 +242,25 @@ internal sealed class SequenceStateWriter
     // The header, the cells at positions 0 … cells − 1, v_trans and the layer count.
     private void WriteCells(Span<byte> o, int cells)
     {
-        BinaryPrimitives.WriteUInt32LittleEndian(o, SequenceState.Magic);
-        BinaryPrimitives.WriteInt32LittleEndian(o[4..], SequenceId);
-        BinaryPrimitives.WriteUInt32LittleEndian(o[8..], 1);
-        BinaryPrimitives.WriteUInt32LittleEndian(o[12..], (uint)cells);
+        WriteHeader(o, SequenceId, cells);
         int p = HeaderSize;
         for (int cell = 0; cell < cells; cell++, p += CellSize)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(o[p..], cell);
+            BinaryPrimitives.WriteInt32LittleEndian(o[p..], _positions?[cell] ?? cell);
             BinaryPrimitives.WriteUInt32LittleEndian(o[(p + 4)..], 1);
             BinaryPrimitives.WriteInt32LittleEndian(o[(p + 8)..], SequenceId);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(o[p..], ValuesTransposed ? 1u : 0u);
         BinaryPrimitives.WriteUInt32LittleEndian(o[(p + 4)..], (uint)Layers);
+    }
+
+    // Magic, sequence id, one stream, the cell count.
+    private static void WriteHeader(Span<byte> o, int sequenceId, int cells)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(o, SequenceState.Magic);
+        BinaryPrimitives.WriteInt32LittleEndian(o[4..], sequenceId);
+        BinaryPrimitives.WriteUInt32LittleEndian(o[8..], 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(o[12..], (uint)cells);
     }
 
     private void WriteLayerHeader(Span<byte> o, int offset, SectionKind kind)
