@@ -75,11 +75,8 @@ internal static partial class DemoCommand
             // as slowly as the whole prompt on this model, which would hide what the cache saves; off, as in kvtier prefill
             // and bench/KvTier.E2eBench.
             FlashAttention = false,
-            // Half the cores: llama.cpp's threads wait for each other in spin barriers, and one of them preempted by
-            // another process (or by the prefetcher) stalls every evaluation for a scheduler slice. On this walk-through's
-            // 2-core reference machine, 2 threads made evaluations of the same tokens vary 1-10x; 1 thread does not.
-            Threads = LlamaThreads,
-            BatchThreads = LlamaThreads,
+            Threads = LlamaRuntime.Threads, // half the cores (why: LlamaRuntime.Threads)
+            BatchThreads = LlamaRuntime.Threads,
         };
         NativeLogConfig.llama_log_set((level, message) => { }); // llama.cpp's loading log would interleave with the tables
         using LLamaWeights weights = LLamaWeights.LoadFromFile(parameters);
@@ -90,7 +87,7 @@ internal static partial class DemoCommand
             KvTierLlamaCache.CreateKeys(context, Path.GetFileName(gguf), LlamaNamespace, LlamaChunkTokens));
 
         console.MarkupLine($"[bold]LLamaSharp walk-through[/]: [green]{Markup.Escape(Path.GetFileName(gguf))}[/] in llama.cpp (LLamaSharp, CPU, "
-            + $"{LlamaThreads} thread{(LlamaThreads == 1 ? "" : "s")}, flash attention off), "
+            + $"{LlamaRuntime.Threads} thread{(LlamaRuntime.Threads == 1 ? "" : "s")}, flash attention off), "
             + $"KvTier as its prefix cache (chunks of {LlamaChunkTokens} tokens, store [grey]{Markup.Escape(directory)}[/], "
             + $"{store.GetStatistics().Entries:N0} records at open). Each turn's prompt is the conversation so far plus a new line; "
             + $"the reply is {LlamaReplyTokens} greedy tokens.");
@@ -179,7 +176,6 @@ internal static partial class DemoCommand
             + "for an 8B-class model.");
     }
 
-    private static int LlamaThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 8);
 
     private static TimeSpan Median(TimeSpan[] times)
     {
@@ -187,11 +183,5 @@ internal static partial class DemoCommand
         return sorted[sorted.Length / 2];
     }
 
-    private static string LlamaText(LLamaContext context, IEnumerable<int> tokens)
-    {
-        var decoder = new StreamingTokenDecoder(context);
-        foreach (int token in tokens)
-            decoder.Add(token);
-        return decoder.Read().Replace('\n', ' ').Trim();
-    }
+    private static string LlamaText(LLamaContext context, IEnumerable<int> tokens) => LlamaRuntime.Text(context, tokens).Replace('\n', ' ').Trim();
 }

@@ -251,7 +251,7 @@ internal static class PrefillCommand
 
         int[] generated = await LlamaGreedySampler.GenerateAsync(cache, prefill.Logits, prompt.Length, Sequence, request.Generate);
         return new Report(storeName, keys.Fingerprint.ModelId, request.CacheType == GGMLType.GGML_TYPE_F32 ? "f32" : "f16", context.ContextSize,
-            keys.ChunkTokens, prompt.Length, prefill, stored, remoteWrites, firstToken, generated, Text(context, generated));
+            keys.ChunkTokens, prompt.Length, prefill, stored, remoteWrites, firstToken, generated, LlamaRuntime.Text(context, generated));
     }
 
     private static ModelParams Parameters(Request request, uint contextSize) => new(request.Model)
@@ -264,8 +264,8 @@ internal static class PrefillCommand
         FlashAttention = false,
         SeqMax = 1,
         BatchSize = Math.Clamp(contextSize, 1u, 512u),
-        Threads = Math.Clamp(Environment.ProcessorCount / 2, 1, 8),
-        BatchThreads = Math.Clamp(Environment.ProcessorCount / 2, 1, 8),
+        Threads = LlamaRuntime.Threads,
+        BatchThreads = LlamaRuntime.Threads,
     };
 
     /// <summary>The context size: <c>--context</c>, or what the prompt and the generated tokens need; within the training context.</summary>
@@ -299,14 +299,6 @@ internal static class PrefillCommand
         SegmentSizeBytes = 16 * KvStoreOptions.MiB,
         BackgroundCompaction = false,
     };
-
-    private static string Text(LLamaContext context, int[] tokens)
-    {
-        var decoder = new StreamingTokenDecoder(context);
-        foreach (int token in tokens)
-            decoder.Add(token);
-        return decoder.Read();
-    }
 
     private static string Milliseconds(TimeSpan time) => time.TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture);
 
