@@ -134,14 +134,6 @@ public sealed partial class KvStore
     /// memory tier, are skipped. Does not count as a get. Best effort.
     /// </summary>
     public unsafe void ReadAhead(ReadOnlySpan<ChunkKey> keys, long bytesPerRecord)
-        => ReadAheadCore(keys, bytesPerRecord);
-
-    /// <summary>Disk-tier records <see cref="ReadAhead"/> has asked the operating system for since the store opened.</summary>
-    internal long RecordsReadAhead => Interlocked.Read(ref _recordsReadAhead);
-
-    private long _recordsReadAhead;
-
-    private unsafe void ReadAheadCore(ReadOnlySpan<ChunkKey> keys, long bytesPerRecord)
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesPerRecord);
@@ -164,6 +156,9 @@ public sealed partial class KvStore
             Interlocked.Increment(ref _recordsReadAhead);
         }
     }
+
+    /// <summary>Disk-tier records <see cref="ReadAhead"/> has asked the operating system for since the store opened.</summary>
+    internal long RecordsReadAhead => Interlocked.Read(ref _recordsReadAhead);
 
     /// <summary>
     /// Copies a record (every section checked) into a new array; false on a miss. For callers that want the bytes

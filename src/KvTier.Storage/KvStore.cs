@@ -52,7 +52,7 @@ public sealed partial class KvStore : IDisposable
     private int _compactionQueued;    // 1 while a background compaction pass is queued or running
 
     private long _memoryHits, _diskHits, _misses, _puts, _deletes, _evictions, _corruptions, _segmentsCompacted, _bytesWritten,
-        _groupCommits, _openLeases, _recoveredRecords, _truncatedBytes, _memoryBytesRead, _diskBytesRead;
+        _groupCommits, _openLeases, _recoveredRecords, _truncatedBytes, _memoryBytesRead, _diskBytesRead, _recordsReadAhead;
 
     private KvStore(KvStoreOptions options, FileStream lockFile, StoreIndex index, Guid storeId)
     {
